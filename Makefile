@@ -1,0 +1,27 @@
+# Quickstart: `make demo` fine-tunes a tiny T5 on the synthetic instruction mixture (offline, CPU);
+# `make test` runs the test suite. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export XLA_FLAGS ?= --xla_force_host_platform_device_count=8
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test bench install
+
+$(STAMP): setup.py
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[test,hf]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash launch/local_cpu.sh --gin_file=gin/runs/demo.gin
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/train_throughput.py
+	$(VENV)/bin/python benchmarks/decode_throughput.py
