@@ -13,8 +13,8 @@ COMMANDS = {
     "eval": ("flan_jax.eval.main", "main", "evaluate a checkpoint on held-out suites"),
     "infer": ("flan_jax.eval.infer", "main", "predictions for JSON-lines inputs or a prompt"),
     "score": ("flan_jax.eval.score", "main", "score predictions made by any system"),
-    "tasks": ("flan_jax.data.inspect", "tasks_main", "list, show and count registered tasks"),
-    "mixture": ("flan_jax.data.inspect", "mixture_main", "show and sample mixture rates"),
+    "tasks": ("flan_jax.data.task_commands", "main", "list, show and count registered tasks"),
+    "mixture": ("flan_jax.data.mixture_commands", "main", "show and sample mixture rates"),
     "cache": ("flan_jax.data.cache", "main", "cache tasks to TFRecords with Apache Beam"),
     "convert": ("flan_jax.convert.main", "main", "import / export Hugging Face checkpoints"),
 }
