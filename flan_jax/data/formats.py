@@ -1,0 +1,350 @@
+"""Formats: the zero-shot / few-shot / options / CoT / inversion variants of one task.
+
+The Flan Collection trains on every dataset in several formats at once (Longpre et al. 2023,
+Sec. 3: mixing zero-shot, few-shot and CoT prompts beats any one of them). Each format of a
+dataset is its own seqio task, named `{dataset}_{suffix}`:
+
+  suffix     shows options  exemplars  templates            target
+  zs_opt     yes            0          standard             answer (or its letter)
+  zs_noopt   no             0          standard             answer
+  fs_opt     yes            k          standard             answer (or its letter)
+  fs_noopt   no             k          standard             answer
+  cot        if any         0          chain-of-thought     "<rationale> So the answer is X."
+  fs_cot     if any         k          chain-of-thought     "<rationale> So the answer is X."
+  inv        no             0          inversion            e.g. the question
+
+Rendering happens in Python inside the data source (`TemplatedSource`), so tf.data only
+tokenizes: template choice, options style and exemplars are keyed by a stable hash of the
+example's content and the seed, which makes every split reproducible across runs and hosts.
+Few-shot exemplars come from the same task's exemplar split (default train), never the example
+itself, and are pruned to `FewShotConfig.max_input_length` tokens.
+"""
+import dataclasses
+import random
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import seqio
+import tensorflow as tf
+
+from flan_jax.data import templates as templates_lib
+
+STANDARD, CHAIN_OF_THOUGHT, INVERSION = "standard", "cot", "inversion"
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    """One prompt format.
+
+    Attributes:
+      suffix: appended to the dataset name to name the seqio task (and `_template_type`).
+      kind: which templates it uses: "standard", "cot" or "inversion".
+      few_shot: prepend exemplars from the exemplar split.
+      options: show answer options (for kind "cot": shown when the family has options).
+    """
+
+    suffix: str
+    kind: str
+    few_shot: bool
+    options: bool
+
+
+ZS_OPT = Format("zs_opt", STANDARD, few_shot=False, options=True)
+ZS_NOOPT = Format("zs_noopt", STANDARD, few_shot=False, options=False)
+FS_OPT = Format("fs_opt", STANDARD, few_shot=True, options=True)
+FS_NOOPT = Format("fs_noopt", STANDARD, few_shot=True, options=False)
+COT = Format("cot", CHAIN_OF_THOUGHT, few_shot=False, options=True)
+FS_COT = Format("fs_cot", CHAIN_OF_THOUGHT, few_shot=True, options=True)
+INV = Format("inv", INVERSION, few_shot=False, options=False)
+
+ALL_FORMATS = (ZS_OPT, ZS_NOOPT, FS_OPT, FS_NOOPT, COT, FS_COT, INV)
+FORMATS_BY_SUFFIX = {f.suffix: f for f in ALL_FORMATS}
+
+
+def get_format(suffix: str) -> Format:
+    """The format named `suffix` ("zs_opt", ...), or an error listing the known ones."""
+    if suffix not in FORMATS_BY_SUFFIX:
+        raise ValueError(f"Unknown format {suffix!r}; known formats: {sorted(FORMATS_BY_SUFFIX)}.")
+    return FORMATS_BY_SUFFIX[suffix]
+
+
+def applicable_formats(template_set: templates_lib.TemplateSet) -> tuple[Format, ...]:
+    """The formats a family supports: options formats need options, CoT a rationale, etc."""
+    return tuple(f for f in ALL_FORMATS if not _unsupported_reason(f, template_set))
+
+
+def _unsupported_reason(fmt: Format, template_set: templates_lib.TemplateSet) -> str:
+    if fmt.kind == STANDARD and fmt.options and template_set.options_field is None:
+        return "it shows answer options and the family declares no options_field"
+    if fmt.kind == CHAIN_OF_THOUGHT and not template_set.cot_templates:
+        return "the family has no cot_templates (see templates.chain_of_thought)"
+    if fmt.kind == INVERSION and not template_set.inversion_templates:
+        return "the family has no inversion_templates"
+    return ""
+
+
+def check_supported(fmt: Format, template_set: templates_lib.TemplateSet, task_name: str) -> None:
+    """Raises naming the task and the format when `template_set` cannot render `fmt`."""
+    reason = _unsupported_reason(fmt, template_set)
+    if reason:
+        raise ValueError(f"Task {task_name!r} cannot use format {fmt.suffix!r}: {reason}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class FewShotConfig:
+    """How few-shot inputs are assembled.
+
+    Attributes:
+      num_exemplars: exemplars before pruning. Flan used up to 5; 3 keeps inputs short.
+      max_input_length: budget for exemplars + query, in vocabulary tokens. 2048 matches the
+        FLAN-T5 input length (Chung et al. 2022, Table 22); lower it for short models.
+      pool_size: exemplars are drawn from the first `pool_size` examples of the exemplar split
+        (read once per task and kept in memory).
+      exemplar_split: where exemplars come from.
+      separators: varied (inputs/targets, between exemplars) separator pairs.
+    """
+
+    num_exemplars: int = 3
+    max_input_length: int = 2048
+    pool_size: int = 64
+    exemplar_split: str = "train"
+    separators: Sequence[tuple[str, str]] = templates_lib.FEW_SHOT_SEPARATORS
+
+
+def template_group(fmt: Format, template_set: templates_lib.TemplateSet) -> tuple[templates_lib.Template, ...]:
+    return {
+        STANDARD: template_set.templates,
+        CHAIN_OF_THOUGHT: template_set.cot_templates,
+        INVERSION: template_set.inversion_templates,
+    }[fmt.kind]
+
+
+def example_key(fields: Mapping[str, Any]) -> int:
+    """The identity of an example: a stable hash of its content."""
+    return templates_lib.stable_hash(dict(fields))
+
+
+def render_example(
+    fields: Mapping[str, Any],
+    *,
+    task_name: str,
+    template_set: templates_lib.TemplateSet,
+    fmt: Format,
+    seed: int = 0,
+    exemplar_pool: Sequence[Mapping[str, Any]] = (),
+    few_shot: FewShotConfig = FewShotConfig(),
+    length_fn: Callable[[str], int] = lambda s: len(s.encode("utf-8")),
+) -> dict[str, Any]:
+    """Renders one example in one format.
+
+    Every choice (template, options style, exemplars, separators) is keyed by the example's
+    content, the task name and `seed`, so the output is a pure function of the arguments.
+
+    Args:
+      fields: the example's fields.
+      task_name: the seqio task (part of the key, and named in errors).
+      template_set: the family's templates.
+      fmt: the format.
+      seed: change it to draw a different (still deterministic) rendering of the same data.
+      exemplar_pool: candidate exemplars (fields) for few-shot formats; the example itself and
+        exact copies of it are never chosen.
+      few_shot: few-shot settings.
+      length_fn: string length in vocabulary tokens, for pruning exemplars.
+
+    Returns:
+      {"inputs", "targets", "template_idx", "num_exemplars"}.
+    """
+    key = example_key(fields)
+    group = template_group(fmt, template_set)
+    template_idx, template = templates_lib.choose(group, task_name, seed, key, "template")
+    style = None
+    if fmt.options and template_set.options_field is not None:
+        _, style = templates_lib.choose(templates_lib.OPTION_STYLES, task_name, seed, key, "options")
+    inputs, targets = templates_lib.render(template, fields, template_set, style, task_name)
+    num_exemplars = 0
+    if fmt.few_shot:
+        candidates = [e for e in exemplar_pool if example_key(e) != key]
+        rng = random.Random(templates_lib.stable_hash(task_name, seed, key, "exemplars"))
+        chosen = rng.sample(candidates, min(few_shot.num_exemplars, len(candidates)))
+        rendered = [templates_lib.render(template, e, template_set, style, task_name) for e in chosen]
+        _, separators = templates_lib.choose(few_shot.separators, task_name, seed, key, "separators")
+        inputs, num_exemplars = templates_lib.assemble_few_shot(
+            rendered, inputs, separators, few_shot.max_input_length, length_fn
+        )
+    return {"inputs": inputs, "targets": targets, "template_idx": template_idx, "num_exemplars": num_exemplars}
+
+
+def to_python(value: Any) -> Any:
+    """A tf/numpy example value as plain Python: bytes -> str, arrays -> lists, dicts recursed."""
+    if isinstance(value, Mapping):
+        return {k: to_python(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):
+        return [to_python(v) for v in value.tolist()] if value.ndim else to_python(value.item())
+    if isinstance(value, (list, tuple)):
+        return [to_python(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def iter_source_examples(
+    source: seqio.DataSource,
+    split: str,
+    shuffle: bool = False,
+    seed: int | None = None,
+    shard_info: seqio.ShardInfo | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The examples of a seqio source as Python dicts (one shard of them when `shard_info`).
+
+    Sources that define `iter_examples(split, shuffle, seed, shard_info)` (the synthetic suite,
+    Python-native sources) are read without a tf.data round trip.
+    """
+    if hasattr(source, "iter_examples"):
+        yield from source.iter_examples(split, shuffle=shuffle, seed=seed, shard_info=shard_info)
+        return
+    index_shard = None
+    if shard_info is not None and shard_info.num_shards > 1:
+        if not (source.supports_arbitrary_sharding or len(source.list_shards(split)) >= shard_info.num_shards):
+            index_shard, shard_info = shard_info, None
+    dataset = source.get_dataset(split=split, shuffle=shuffle, seed=seed, shard_info=shard_info)
+    for i, example in enumerate(dataset.as_numpy_iterator()):
+        if index_shard is None or i % index_shard.num_shards == index_shard.index:
+            yield to_python(example)
+
+
+class TemplatedSource(seqio.DataSource):
+    """A seqio DataSource that renders another source's examples in one format.
+
+    It reads the base source in Python, maps each example through `prepare` (raw -> fields; None
+    drops it), renders it, and yields string features "inputs" / "targets" plus the metadata
+    "_task_source", "_task_name", "_template_idx", "_template_type". Downstream, seqio only
+    tokenizes (and copies the strings to "inputs_pretokenized" / "targets_pretokenized").
+    """
+
+    def __init__(
+        self,
+        base: seqio.DataSource,
+        *,
+        task_name: str,
+        family: str,
+        collection: str,
+        template_set: templates_lib.TemplateSet,
+        fmt: Format,
+        prepare: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        seed: int = 0,
+        few_shot: FewShotConfig = FewShotConfig(),
+        length_fn: Callable[[str], int] = lambda s: len(s.encode("utf-8")),
+    ):
+        num_examples = {}
+        for split in base.splits:
+            try:
+                num_examples[split] = base.num_input_examples(split)
+            except (KeyError, TypeError, NotImplementedError):
+                num_examples[split] = None
+        super().__init__(
+            splits=base.splits,
+            num_input_examples=num_examples if all(v is not None for v in num_examples.values()) else None,
+            caching_permitted=base.caching_permitted,
+        )
+        if fmt.few_shot and few_shot.exemplar_split not in base.splits:
+            raise ValueError(
+                f"Task {task_name!r} ({fmt.suffix}): few-shot exemplars come from split "
+                f"{few_shot.exemplar_split!r}, which the source lacks (splits: {list(base.splits)}). "
+                "Set FewShotConfig.exemplar_split or drop the few-shot formats."
+            )
+        self.base = base
+        self.task_name = task_name
+        self.family = family
+        self.collection = collection
+        self.template_set = template_set
+        self.fmt = fmt
+        self.prepare = prepare
+        self.seed = seed
+        self.few_shot = few_shot
+        self.length_fn = length_fn
+        self._exemplar_pool: list[dict[str, Any]] | None = None
+
+    @property
+    def supports_arbitrary_sharding(self) -> bool:
+        return True
+
+    def list_shards(self, split: str) -> Sequence[str]:
+        return self.base.list_shards(split)
+
+    def examples(self, split: str, shard_info: seqio.ShardInfo | None = None,
+                 shuffle: bool = False, seed: int | None = None) -> Iterator[dict[str, Any]]:
+        """The prepared fields of the base source's examples (Python dicts)."""
+        for raw in iter_source_examples(self.base, split, shuffle=shuffle, seed=seed, shard_info=shard_info):
+            fields = self.prepare(raw) if self.prepare else raw
+            if fields is not None:
+                yield fields
+
+    def exemplar_pool(self) -> list[dict[str, Any]]:
+        """The few-shot candidates: the first `pool_size` examples of the exemplar split."""
+        if self._exemplar_pool is None:
+            pool = []
+            for fields in self.examples(self.few_shot.exemplar_split):
+                pool.append(fields)
+                if len(pool) >= self.few_shot.pool_size:
+                    break
+            self._exemplar_pool = pool
+        return self._exemplar_pool
+
+    def render(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """One example's output features (strings + metadata) in this source's format."""
+        rendered = render_example(
+            fields,
+            task_name=self.task_name,
+            template_set=self.template_set,
+            fmt=self.fmt,
+            seed=self.seed,
+            exemplar_pool=self.exemplar_pool() if self.fmt.few_shot else (),
+            few_shot=self.few_shot,
+            length_fn=self.length_fn,
+        )
+        return {
+            "inputs": rendered["inputs"],
+            "targets": rendered["targets"],
+            "_task_source": self.collection,
+            "_task_name": self.family,
+            "_template_idx": rendered["template_idx"],
+            "_template_type": self.fmt.suffix,
+        }
+
+    def iter_rendered(self, split: str, shard_info: seqio.ShardInfo | None = None,
+                      shuffle: bool = False, seed: int | None = None) -> Iterator[dict[str, Any]]:
+        for fields in self.examples(split, shard_info=shard_info, shuffle=shuffle, seed=seed):
+            yield self.render(fields)
+
+    def get_dataset(
+        self,
+        split: str = "train",
+        shuffle: bool = True,
+        seed: int | None = None,
+        shard_info: seqio.ShardInfo | None = None,
+        *,
+        sequence_length: Mapping[str, int] | None = None,
+        use_cached: bool = False,
+        num_epochs: int | None = 1,
+    ) -> tf.data.Dataset:
+        del sequence_length, use_cached, num_epochs  # seqio repeats and trims downstream.
+        if split not in self.splits:
+            raise ValueError(f"Task {self.task_name!r} has no split {split!r}; splits: {list(self.splits)}.")
+        if seed is not None and not isinstance(seed, int):
+            seed = int(seed)  # seqio may pass a scalar tensor.
+        return tf.data.Dataset.from_generator(
+            lambda: self.iter_rendered(split, shard_info=shard_info, shuffle=shuffle, seed=seed),
+            output_signature=OUTPUT_SIGNATURE,
+        )
+
+
+OUTPUT_SIGNATURE = {
+    "inputs": tf.TensorSpec([], tf.string),
+    "targets": tf.TensorSpec([], tf.string),
+    "_task_source": tf.TensorSpec([], tf.string),
+    "_task_name": tf.TensorSpec([], tf.string),
+    "_template_idx": tf.TensorSpec([], tf.int64),
+    "_template_type": tf.TensorSpec([], tf.string),
+}

@@ -1,0 +1,220 @@
+"""Register a family of seqio tasks (one per dataset x format) in a few lines.
+
+Example (a complete new instruction task; see docs/register_a_task.py for one with a mixture):
+
+    import seqio
+    import tensorflow as tf
+    from flan_jax.data import registry, templates
+
+    def yes_no_numbers(split, shuffle_files):
+        del shuffle_files
+        return tf.data.Dataset.from_tensor_slices({"n": [1, 2, 3, 4]}).map(
+            lambda ex: {**ex, "answer": tf.where(ex["n"] % 2 == 0, "yes", "no")})
+
+    names = registry.register_family(
+        "even_numbers",
+        source=seqio.FunctionDataSource(yes_no_numbers, splits=["train", "validation"]),
+        fields=["n", "answer", "options"],
+        prepare=lambda ex: {**ex, "options": ["yes", "no"]},
+        templates=templates.TemplateSet(
+            templates=[templates.Template("Is {n} even?\\n{options_}", "{answer}"),
+                       templates.Template("{n}: even or not?\\n{options_}", "{answer}")],
+            options_field="options"),
+        collection="my_collection", cluster="arithmetic")
+    # -> ["even_numbers_zs_opt", "even_numbers_zs_noopt", "even_numbers_fs_opt", "even_numbers_fs_noopt"]
+
+Each registered task's features: "inputs"/"targets" (tokenized with `vocabulary`, EOS added),
+"inputs_pretokenized"/"targets_pretokenized" (the rendered strings) and the metadata
+"_task_source" (collection), "_task_name" (family), "_template_idx", "_template_type" (format).
+
+Which collection, cluster and format a task belongs to is recorded in a small index keyed by
+task name and checked against the task object in seqio's registry, so `collection_of` and
+`tasks_in` never report a task that `seqio.TaskRegistry.reset()` removed.
+"""
+import dataclasses
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import seqio
+
+from flan_jax.data import formats as formats_lib
+from flan_jax.data import templates as templates_lib
+from flan_jax.data import vocabularies
+
+# The collections `flan-jax tasks list --collection` knows (Longpre et al. 2023, Table 1, plus
+# our offline suite and the evaluation benchmarks).
+COLLECTIONS = ("flan2021", "t0sf", "niv2", "cot", "dialog", "synthetic", "held_out")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    """Where a registered task belongs.
+
+    Attributes:
+      task: the seqio task name.
+      family: the dataset / task family (the name without the format suffix).
+      collection: e.g. "flan2021", "synthetic".
+      cluster: the task cluster (e.g. "nli"), for held-out-cluster experiments; None if unset.
+      format: the format suffix ("zs_opt", ...), or None for tasks registered otherwise.
+    """
+
+    task: str
+    family: str
+    collection: str
+    cluster: str | None = None
+    format: str | None = None
+
+
+# task name -> (the seqio.Task recorded, its info). Keyed by object identity too, so an entry
+# whose task was reset out of (or replaced in) seqio's registry is ignored.
+_INDEX: dict[str, tuple[seqio.Task, TaskInfo]] = {}
+
+
+def record(task: seqio.Task, info: TaskInfo) -> None:
+    """Records where `task` (already in seqio.TaskRegistry) belongs; for tasks registered by hand."""
+    _INDEX[task.name] = (task, info)
+
+
+def info(task_name: str) -> TaskInfo | None:
+    """The recorded info of a registered task, or None (unknown, or removed from seqio)."""
+    entry = _INDEX.get(task_name)
+    if entry is None or task_name not in seqio.TaskRegistry.names():
+        return None
+    task, task_info = entry
+    return task_info if seqio.TaskRegistry.get(task_name) is task else None
+
+
+def collection_of(task_name: str) -> str | None:
+    """The collection of a registered task ("flan2021", ...), None when not recorded."""
+    task_info = info(task_name)
+    return task_info.collection if task_info else None
+
+
+def all_infos() -> list[TaskInfo]:
+    """The info of every recorded task still registered, sorted by task name."""
+    return sorted(filter(None, (info(name) for name in list(_INDEX))), key=lambda i: i.task)
+
+
+def tasks_in(collection: str, formats: Iterable[str] | None = None) -> list[str]:
+    """Registered task names of a collection (optionally only some format suffixes), sorted."""
+    wanted = set(formats) if formats is not None else None
+    return [
+        i.task for i in all_infos()
+        if i.collection == collection and (wanted is None or i.format in wanted)
+    ]
+
+
+def clusters(collection: str | None = None) -> dict[str, list[str]]:
+    """cluster -> sorted task names, over one collection or all."""
+    out: dict[str, list[str]] = {}
+    for i in all_infos():
+        if i.cluster is not None and (collection is None or i.collection == collection):
+            out.setdefault(i.cluster, []).append(i.task)
+    return out
+
+
+def task_name(family: str, fmt: formats_lib.Format) -> str:
+    """The naming scheme: `{family}_{format suffix}`, e.g. "anli_r1_zs_opt"."""
+    return f"{family}_{fmt.suffix}"
+
+
+def exact_match(targets: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
+    """Percent of predictions equal to their target (after the task's postprocessor)."""
+    if len(targets) != len(predictions):
+        raise ValueError(f"{len(targets)} targets but {len(predictions)} predictions.")
+    hits = sum(t == p for t, p in zip(targets, predictions))
+    return {"exact_match": 100.0 * hits / max(len(targets), 1)}
+
+
+def postprocess_answer(output: str | bytes, example: Any = None, is_target: bool = False) -> str:
+    """Decoded text -> answer: the part after "So the answer is" when present, stripped."""
+    del example, is_target
+    if isinstance(output, bytes):
+        output = output.decode("utf-8")
+    return templates_lib.extract_cot_answer(output)
+
+
+def register_family(
+    name: str,
+    *,
+    source: seqio.DataSource,
+    fields: Sequence[str],
+    templates: templates_lib.TemplateSet,
+    collection: str,
+    cluster: str | None = None,
+    formats: Sequence[formats_lib.Format | str] | None = None,
+    prepare: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    vocabulary: seqio.Vocabulary | None = None,
+    metric_fns: Sequence[Callable[..., Mapping[str, Any]]] = (exact_match,),
+    postprocess_fn: Callable[..., Any] | None = postprocess_answer,
+    few_shot: formats_lib.FewShotConfig = formats_lib.FewShotConfig(),
+    seed: int = 0,
+    shuffle_buffer_size: int | None = seqio.SHUFFLE_BUFFER_SIZE,
+) -> list[str]:
+    """Registers one seqio task per format of one dataset and returns their names.
+
+    Args:
+      name: the dataset / family name; tasks are named `{name}_{format suffix}`.
+      source: any seqio.DataSource; its examples, after `prepare`, must have `fields`.
+      fields: the field names of prepared examples; every template is checked against them
+        here, so a typo fails now, naming the template and the field.
+      templates: the family's templates.
+      collection: the collection the tasks belong to (see COLLECTIONS).
+      cluster: the task cluster (e.g. "nli"), for held-out-cluster experiments.
+      formats: formats (or suffixes) to register; None = every format the templates support.
+      prepare: raw example (Python dict, bytes decoded) -> fields, or None to drop the example.
+      vocabulary: for "inputs" and "targets"; default `vocabularies.byte_vocabulary()`.
+      metric_fns: seqio metric functions `fn(targets, predictions) -> dict`.
+      postprocess_fn: applied to decoded predictions and targets; the default extracts the
+        answer of CoT outputs, so exact match compares answers, not rationales.
+      few_shot: few-shot assembly (exemplar count, length budget in `vocabulary` tokens).
+      seed: rendering seed (template and options-style choice).
+      shuffle_buffer_size: seqio's per-task shuffle buffer; generated sources can use less.
+
+    Returns:
+      The registered task names, in format order.
+
+    Raises:
+      ValueError: a template references an undeclared field, a format is unsupported, or a
+        task of that name is already registered (named in the message).
+    """
+    vocabulary = vocabulary or vocabularies.byte_vocabulary()
+    templates.validate(fields, name)
+    chosen = [formats_lib.get_format(f) if isinstance(f, str) else f
+              for f in (formats_lib.applicable_formats(templates) if formats is None else formats)]
+    for fmt in chosen:
+        formats_lib.check_supported(fmt, templates, task_name(name, fmt))
+    names = [task_name(name, fmt) for fmt in chosen]
+    for task in names:
+        if task in seqio.TaskRegistry.names():
+            raise ValueError(
+                f"Task {task!r} is already registered; pick another dataset name or remove the "
+                "earlier registration (tests: use the clean_registries fixture)."
+            )
+
+    def length_fn(text: str) -> int:
+        return len(vocabulary.encode(text))
+
+    output_features = {
+        "inputs": seqio.Feature(vocabulary, add_eos=True),
+        "targets": seqio.Feature(vocabulary, add_eos=True),
+    }
+    for fmt, task in zip(chosen, names):
+        templated = formats_lib.TemplatedSource(
+            source, task_name=task, family=name, collection=collection, template_set=templates,
+            fmt=fmt, prepare=prepare, seed=seed, few_shot=few_shot, length_fn=length_fn,
+        )
+        registered = seqio.TaskRegistry.add(
+            task,
+            source=templated,
+            output_features=output_features,
+            preprocessors=[
+                seqio.preprocessors.tokenize,
+                seqio.CacheDatasetPlaceholder(),
+                seqio.preprocessors.append_eos_after_trim,
+            ],
+            postprocess_fn=postprocess_fn,
+            metric_fns=list(metric_fns),
+            shuffle_buffer_size=shuffle_buffer_size,
+        )
+        record(registered, TaskInfo(task, name, collection, cluster, fmt.suffix))
+    return names
