@@ -1,0 +1,115 @@
+"""Adafactor matches t5x's update rule, schedules match t5x's factors, micro-batching is exact."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from flan_jax.train import optimizers
+
+
+def _reference_adafactor_step(param, grad, v_row, v_col, v, step, lr, factored):
+    """One t5x Adafactor step (decay 0.8, clip 1.0, parameter scale, no momentum) in numpy."""
+    decay = 1.0 - (step + 1.0) ** -0.8
+    grad_sqr = grad**2 + 1e-30
+    if factored:
+        # optax/t5x factor the two largest dims; for a [rows, cols] matrix with rows > cols the
+        # row statistic averages over the largest dimension.
+        v_row = decay * v_row + (1 - decay) * grad_sqr.mean(axis=0)
+        v_col = decay * v_col + (1 - decay) * grad_sqr.mean(axis=1)
+        row_factor = (v_row / v_row.mean()) ** -0.5
+        col_factor = v_col**-0.5
+        update = grad * row_factor[None, :] * col_factor[:, None]
+    else:
+        v = decay * v + (1 - decay) * grad_sqr
+        update = grad * v**-0.5
+    update = update / max(1.0, np.sqrt(np.mean(update**2)))
+    update = lr * max(np.sqrt(np.mean(param**2)), 1e-3) * update
+    return param - update, v_row, v_col, v
+
+
+def test_adafactor_matches_t5x_rule_for_factored_and_unfactored_params():
+    rng = np.random.default_rng(0)
+    params = {
+        "matrix": rng.normal(size=(256, 128)).astype(np.float32),  # both dims >= 128: factored
+        "small": rng.normal(size=(64, 8)).astype(np.float32),  # too small to factor
+        "scale": np.full((16,), 1e-5, np.float32),  # rms below 1e-3: the update uses 1e-3
+    }
+    lr = 0.01
+    tx = optimizers.adafactor(optimizers.constant_schedule(lr))
+    state = tx.init(jax.tree.map(jnp.asarray, params))
+    factored_state = state[0]
+    assert factored_state.v_row["matrix"].shape == (128,)
+    assert factored_state.v_col["matrix"].shape == (256,)
+    assert factored_state.v["small"].shape == (64, 8)
+    assert factored_state.v["matrix"].shape == (1,)
+
+    reference = {
+        name: (p, np.zeros(p.shape[1:]), np.zeros(p.shape[:1]), np.zeros_like(p)) for name, p in params.items()
+    }
+    current = jax.tree.map(jnp.asarray, params)
+    for step in range(3):
+        grads = {name: rng.normal(size=p.shape).astype(np.float32) for name, p in params.items()}
+        updates, state = tx.update(jax.tree.map(jnp.asarray, grads), state, current)
+        current = optax.apply_updates(current, updates)
+        for name in params:
+            p, vr, vc, v = reference[name]
+            reference[name] = _reference_adafactor_step(p, grads[name], vr, vc, v, step, lr, name == "matrix")
+            np.testing.assert_allclose(current[name], reference[name][0], rtol=2e-5, atol=1e-7)
+
+
+def test_adafactor_config_defaults_are_t5x_defaults():
+    config = optimizers.AdafactorConfig()
+    assert (config.decay_rate, config.clipping_threshold, config.momentum) == (0.8, 1.0, None)
+    assert (config.min_dim_size_to_factor, config.epsilon) == (128, 1e-30)
+    assert config.multiply_by_parameter_scale and config.factored
+
+
+def test_constant_schedule():
+    schedule = optimizers.constant_schedule(5e-4)
+    assert [float(schedule(s)) for s in (0, 10, 10**6)] == pytest.approx([5e-4] * 3)
+
+
+def test_rsqrt_schedule_is_flat_during_warmup_then_decays():
+    schedule = optimizers.rsqrt_schedule(1.0, warmup_steps=100)
+    assert float(schedule(0)) == pytest.approx(0.1)
+    assert float(schedule(100)) == pytest.approx(0.1)
+    assert float(schedule(400)) == pytest.approx(0.05)
+    assert float(jax.jit(schedule)(jnp.asarray(10_000))) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        optimizers.rsqrt_schedule(1.0, warmup_steps=0)
+
+
+def _sum_loss(params, batch, dropout_rng):
+    """A linear model whose loss is a sum over examples and aux holds raw sums, like the model's."""
+    del dropout_rng
+    prediction = batch["x"] @ params["w"] + params["b"]
+    errors = (prediction - batch["y"]) ** 2 * batch["weights"][:, None]
+    aux = {"error_sum": errors.sum(), "weight_sum": batch["weights"].sum()}
+    return errors.sum(), aux
+
+
+def test_gradient_accumulation_equals_the_unsplit_batch():
+    rng = np.random.default_rng(1)
+    params = {"w": jnp.asarray(rng.normal(size=(5, 3)), jnp.float32), "b": jnp.zeros((3,), jnp.float32)}
+    batch = {
+        "x": jnp.asarray(rng.normal(size=(8, 5)), jnp.float32),
+        "y": jnp.asarray(rng.normal(size=(8, 3)), jnp.float32),
+        "weights": jnp.asarray(rng.integers(0, 2, size=(8,)), jnp.float32),
+    }
+    loss, grads, aux = optimizers.accumulate_gradients(_sum_loss, params, batch, None, 1)
+    for n in (2, 4, 8):
+        loss_n, grads_n, aux_n = jax.jit(
+            lambda p, b, n=n: optimizers.accumulate_gradients(_sum_loss, p, b, None, n)
+        )(params, batch)
+        np.testing.assert_allclose(loss_n, loss, rtol=1e-6)
+        np.testing.assert_allclose(aux_n["weight_sum"], aux["weight_sum"])
+        np.testing.assert_allclose(aux_n["error_sum"], aux["error_sum"], rtol=1e-6)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), grads_n, grads)
+
+
+def test_microbatches_take_strided_rows_and_reject_uneven_splits():
+    batch = {"x": jnp.arange(6)}
+    np.testing.assert_array_equal(optimizers.split_microbatches(batch, 3)["x"], [[0, 3], [1, 4], [2, 5]])
+    with pytest.raises(ValueError, match="NUM_MICROBATCHES=4"):
+        optimizers.split_microbatches(batch, 4)
