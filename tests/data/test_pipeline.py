@@ -1,0 +1,173 @@
+"""The training stream: seqio-identical features, packing, determinism, resume and host shards."""
+import collections
+
+import numpy as np
+import pytest
+import seqio
+import tensorflow as tf
+
+from flan_jax.data import mixing, pipeline
+from flan_jax.data.vocabularies import byte_vocabulary
+
+FEATURES = {
+    "inputs": seqio.Feature(byte_vocabulary(), add_eos=True),
+    "targets": seqio.Feature(byte_vocabulary(), add_eos=True),
+}
+LENGTHS = {"inputs": 32, "targets": 8}
+
+
+def add_task(name: str, n: int) -> seqio.Task:
+    """`n` examples of varying length; the index is written into the text so tests can read it."""
+
+    def dataset_fn(split, shuffle_files, seed=None):
+        del split, shuffle_files, seed
+        return tf.data.Dataset.from_tensor_slices(
+            {
+                "inputs": tf.constant([f"{name}:{i}:" + "x" * (i % 7) for i in range(n)], tf.string),
+                "targets": tf.constant([f"{i}" for i in range(n)], tf.string),
+            }
+        )
+
+    return seqio.TaskRegistry.add(
+        name,
+        seqio.FunctionDataSource(dataset_fn, splits=["train"], num_input_examples={"train": n}),
+        output_features=FEATURES,
+        preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
+    )
+
+
+@pytest.fixture
+def mixture(clean_registries):
+    for name, n in [("small", 5), ("medium", 20), ("large", 60)]:
+        add_task(name, n)
+    mixing.add_mixture("mix", [(n, mixing.CappedExamplesRate(cap=30)) for n in ("small", "medium", "large")])
+    return "mix"
+
+
+def config(name: str, **kw) -> pipeline.DatasetConfig:
+    return pipeline.DatasetConfig(name, LENGTHS, batch_size=kw.pop("batch_size", 4), **kw)
+
+
+def take(iterator, n):
+    return [next(iterator) for _ in range(n)]
+
+
+def decode_segments(batch, row):
+    """(inputs text, targets text) of each packed segment in one row."""
+    vocab = byte_vocabulary()
+    out = []
+    for seg in range(1, batch["encoder_segment_ids"][row].max() + 1):
+        inputs = batch["encoder_input_tokens"][row][batch["encoder_segment_ids"][row] == seg]
+        targets = batch["decoder_target_tokens"][row][batch["decoder_segment_ids"][row] == seg]
+        out.append((vocab.decode(inputs.tolist()), vocab.decode(targets.tolist())))
+    return out
+
+
+def test_unpacked_features_equal_seqio_converter(mixture):
+    cfg = config(mixture, pack=False, shuffle=False)
+    stream = pipeline.HierarchicalStream(cfg, pack=False, shard_info=seqio.ShardInfo(0, 1))
+    rows = stream.packer.plan()
+    ours = stream.packer.assemble(rows)
+    examples = []
+    for task, example in (row[0] for row in rows):
+        data = stream.sampler.examples(task)
+        examples.append(
+            {
+                "inputs": data.inputs[data.inputs_splits[example]:data.inputs_splits[example + 1]].astype(np.int32),
+                "targets": data.targets[data.targets_splits[example]:data.targets_splits[example + 1]].astype(np.int32),
+            }
+        )
+    ds = tf.data.Dataset.from_generator(
+        lambda: iter(examples),
+        output_signature={k: tf.TensorSpec([None], tf.int32) for k in ("inputs", "targets")},
+    )
+    converted = seqio.EncDecFeatureConverter(pack=False)(ds, LENGTHS)
+    theirs = next(converted.batch(len(examples)).as_numpy_iterator())
+    assert sorted(ours) == sorted(theirs)
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+        assert ours[key].dtype == theirs[key].dtype
+
+
+def test_packed_rows_keep_examples_apart(mixture):
+    batch = next(pipeline.train_batches(config(mixture), seqio.EncDecFeatureConverter(pack=True), 0, seqio.ShardInfo(0, 1)))
+    expected_keys = set(seqio.EncDecFeatureConverter(pack=True).get_model_feature_lengths(LENGTHS)) | {
+        "encoder_segment_ids", "decoder_segment_ids", "encoder_positions", "decoder_positions"}
+    assert set(batch) == expected_keys
+    assert batch["encoder_input_tokens"].shape == (4, 32) and batch["decoder_target_tokens"].shape == (4, 8)
+    for row in range(4):
+        shifted = seqio.utils.make_autoregressive_inputs(
+            tf.constant(batch["decoder_target_tokens"][row]),
+            sequence_id=tf.constant(batch["decoder_segment_ids"][row]),
+        )
+        np.testing.assert_array_equal(batch["decoder_input_tokens"][row], shifted.numpy())
+    assert batch["encoder_segment_ids"].max() > 1, "rows of short examples should hold several"
+    for row in range(4):
+        for inputs, targets in decode_segments(batch, row):
+            task, index, _ = inputs.split(":")
+            assert targets == index  # inputs and targets of one example share a segment
+            assert task in ("small", "medium", "large")
+        for seg in range(1, batch["encoder_segment_ids"][row].max() + 1):
+            positions = batch["encoder_positions"][row][batch["encoder_segment_ids"][row] == seg]
+            np.testing.assert_array_equal(positions, np.arange(len(positions)))
+    np.testing.assert_array_equal(batch["decoder_loss_weights"], batch["decoder_target_tokens"] != 0)
+
+
+def test_resumed_stream_equals_uninterrupted(mixture):
+    converter = seqio.EncDecFeatureConverter(pack=True)
+    cfg = config(mixture, seed=3)
+    full = take(pipeline.train_batches(cfg, converter, 0, seqio.ShardInfo(0, 1)), 12)
+    resumed = take(pipeline.train_batches(cfg, converter, 7, seqio.ShardInfo(0, 1)), 5)
+    for a, b in zip(full[7:], resumed):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    other_seed = next(pipeline.train_batches(config(mixture, seed=4), converter, 0, seqio.ShardInfo(0, 1)))
+    assert not np.array_equal(other_seed["encoder_input_tokens"], full[0]["encoder_input_tokens"])
+
+
+def test_each_epoch_of_a_task_visits_every_example_once(clean_registries):
+    add_task("only", 10)
+    stream = pipeline.HierarchicalStream(config("only"), pack=True, shard_info=seqio.ShardInfo(0, 1))
+    draws = [stream.sampler.draw()[1] for _ in range(30)]
+    for epoch in range(3):
+        assert sorted(draws[10 * epoch:10 * (epoch + 1)]) == list(range(10))
+    assert draws[:10] != draws[10:20], "each epoch is reshuffled"
+
+
+def test_task_frequencies_follow_leaf_rates(mixture):
+    stream = pipeline.HierarchicalStream(config(mixture), pack=True, shard_info=seqio.ShardInfo(0, 1))
+    names = sorted(mixing.leaf_rates(mixture))
+    counts = collections.Counter(names[stream.sampler.draw()[0]] for _ in range(6000))
+    rates = mixing.leaf_rates(mixture)  # caps: 5, 20, 30 of 55
+    for name in names:
+        assert counts[name] / 6000 == pytest.approx(rates[name], abs=0.03)
+    assert rates["large"] == pytest.approx(30 / 55)
+
+
+def test_hosts_read_disjoint_shards(clean_registries):
+    add_task("only", 40)
+    converter = seqio.EncDecFeatureConverter(pack=False)
+    seen = []
+    for index in range(2):
+        stream = pipeline.train_batches(config("only", batch_size=8, shuffle=False), converter, 0, seqio.ShardInfo(index, 2))
+        batch = next(stream)
+        assert batch["encoder_input_tokens"].shape == (4, 32)  # per-host share of 8
+        seen.append({byte_vocabulary().decode(row.tolist()) for row in batch["encoder_input_tokens"]})
+    assert not seen[0] & seen[1]
+
+
+def test_seqio_sampler_still_serves_batches(mixture):
+    cfg = config(mixture, sampler="seqio")
+    batch = next(pipeline.train_batches(cfg, seqio.EncDecFeatureConverter(pack=True), 0, seqio.ShardInfo(0, 1)))
+    assert batch["encoder_input_tokens"].shape == (4, 32)
+
+
+def test_bad_sampler_and_empty_task_are_named(clean_registries):
+    add_task("full", 3)
+    add_task("hollow", 0)
+    seqio.MixtureRegistry.add("bad_mix", [("full", 1.0), ("hollow", 1.0)])
+    converter = seqio.EncDecFeatureConverter(pack=True)
+    with pytest.raises(ValueError, match="sampler='typo'"):
+        pipeline.train_batches(config("full", sampler="typo"), converter, 0, seqio.ShardInfo(0, 1))
+    with pytest.raises(mixing.MixtureError, match=r"'bad_mix'.*'hollow'"):
+        take(pipeline.train_batches(config("bad_mix"), converter, 0, seqio.ShardInfo(0, 1)), 3)
