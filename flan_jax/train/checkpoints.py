@@ -1,0 +1,156 @@
+"""Orbax checkpoints: periodic saves, keep-last-K, resume, restore resharded onto any mesh.
+
+Layout: `MODEL_DIR/checkpoints/<step>/{params,opt_state}`, each item a standard orbax pytree
+checkpoint. Orbax writes a step into a temporary directory and renames it when complete, so a
+crash mid-save never leaves a checkpoint that looks finished. Restoring takes abstract arrays
+(`jax.ShapeDtypeStruct` with a sharding), so a checkpoint written on one mesh loads directly
+onto another. The data position is the step: the input pipeline skips `step` batches.
+"""
+import dataclasses
+import logging
+import os
+from typing import Any, Mapping
+
+import jax
+import orbax.checkpoint as ocp
+from etils import epath
+
+PyTree = Any
+CHECKPOINTS_SUBDIR = "checkpoints"
+PARAMS_ITEM = "params"
+OPT_STATE_ITEM = "opt_state"
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointConfig:
+    """When to save and how many to keep (t5x's `utils.CheckpointConfig`, trimmed).
+
+    Attributes:
+      period: save every `period` steps (t5x CHECKPOINT_PERIOD); the final step is always saved.
+      keep: keep the last `keep` checkpoints (None keeps all).
+      async_save: write in a background thread while training continues.
+    """
+
+    period: int = 1000
+    keep: int | None = None
+    async_save: bool = True
+
+
+class CheckpointManager:
+    """Saves and restores named pytrees ("params", "opt_state") by step in one directory.
+
+    Args:
+      directory: the checkpoint directory (usually `MODEL_DIR/checkpoints`).
+      config: saving period and retention.
+    """
+
+    def __init__(self, directory: str | os.PathLike, config: CheckpointConfig = CheckpointConfig()):
+        self.directory = epath.Path(directory)
+        self.config = config
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=config.keep,
+                create=True,
+                enable_async_checkpointing=config.async_save,
+            ),
+            item_names=(PARAMS_ITEM, OPT_STATE_ITEM),
+        )
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self._manager.all_steps())
+
+    def save(self, step: int, items: Mapping[str, PyTree], force: bool = False) -> bool:
+        """Saves `items` at `step` if `step` is a multiple of the period (or `force`); True if it saved.
+
+        The policy is ours, not orbax's (which also saves the first step it sees), so a resumed
+        run saves at exactly the steps an uninterrupted one does.
+        """
+        if step in self._manager.all_steps() or not (force or step % self.config.period == 0):
+            return False
+        args = ocp.args.Composite(**{name: ocp.args.StandardSave(tree) for name, tree in items.items()})
+        return self._manager.save(step, args=args, force=True)
+
+    def restore(self, step: int, abstract_items: Mapping[str, PyTree]) -> dict[str, PyTree]:
+        """Restores the named items at `step` onto the shardings in `abstract_items`."""
+        args = ocp.args.Composite(
+            **{name: ocp.args.StandardRestore(tree) for name, tree in abstract_items.items()}
+        )
+        restored = self._manager.restore(step, args=args)
+        return {name: restored[name] for name in abstract_items}
+
+    def wait_until_finished(self) -> None:
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def checkpoint_directory(model_dir: str | os.PathLike) -> epath.Path:
+    return epath.Path(model_dir) / CHECKPOINTS_SUBDIR
+
+
+def find_params_directory(path: str | os.PathLike) -> epath.Path:
+    """The `params` item directory of INITIAL_CHECKPOINT_PATH.
+
+    Accepts a step directory (`.../checkpoints/1000`), a checkpoint directory (its latest
+    step is used) or a MODEL_DIR of an earlier run.
+
+    Raises:
+      FileNotFoundError naming the path and what was expected there.
+    """
+    path = epath.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"INITIAL_CHECKPOINT_PATH {str(path)!r} does not exist.")
+    if (path / PARAMS_ITEM).is_dir():
+        return path / PARAMS_ITEM
+    if (path / CHECKPOINTS_SUBDIR).is_dir():
+        path = path / CHECKPOINTS_SUBDIR
+    steps = sorted(int(p.name) for p in path.iterdir() if p.name.isdigit() and (p / PARAMS_ITEM).is_dir())
+    if not steps:
+        raise FileNotFoundError(
+            f"INITIAL_CHECKPOINT_PATH {str(path)!r} holds no orbax checkpoint: expected a step "
+            f"directory with a '{PARAMS_ITEM}' item, a directory of step directories, or a "
+            "MODEL_DIR with a 'checkpoints' subdirectory."
+        )
+    return path / str(steps[-1]) / PARAMS_ITEM
+
+
+def restore_params(path: str | os.PathLike, abstract_params: PyTree) -> PyTree:
+    """Parameters only (no optimizer state) from an orbax checkpoint, onto the given shardings.
+
+    Used for INITIAL_CHECKPOINT_PATH: fine-tuning starts from pre-trained (or converted)
+    weights with a fresh optimizer at step 0.
+
+    Args:
+      path: see `find_params_directory`.
+      abstract_params: `jax.ShapeDtypeStruct` tree with shardings; the checkpoint must match
+        its structure and shapes.
+
+    Returns:
+      The parameter tree, sharded as `abstract_params` says.
+    """
+    params_dir = find_params_directory(path)
+    logging.info("Restoring parameters from %s", params_dir)
+    with ocp.StandardCheckpointer() as checkpointer:
+        try:
+            return checkpointer.restore(params_dir, abstract_params)
+        except (ValueError, KeyError) as error:
+            raise ValueError(
+                f"The parameters in {str(params_dir)!r} do not match the model's parameters "
+                f"(structure or shapes differ; check the model gin file): {error}"
+            ) from error
+
+
+def save_params(path: str | os.PathLike, params: PyTree) -> None:
+    """Writes a parameter tree where `restore_params` finds it (`path/params`), e.g. for conversion."""
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(epath.Path(path) / PARAMS_ITEM, params)
+
+
+def abstract_like(tree: PyTree, shardings: PyTree) -> PyTree:
+    """ShapeDtypeStructs of `tree` (arrays or abstract arrays) carrying `shardings`."""
+    return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), tree, shardings)
