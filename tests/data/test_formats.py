@@ -1,0 +1,152 @@
+"""Formats: determinism, few-shot exclusion and pruning, CoT, inversion, the templated source."""
+import numpy as np
+import pytest
+import seqio
+import tensorflow as tf
+
+from flan_jax.data import formats as F
+from flan_jax.data import templates as T
+
+QA = T.TemplateSet(
+    templates=[T.Template("Q: {question}\n{options_}", "{answer}"),
+               T.Template("Answer this: {question}\n{options_}", "{answer}"),
+               T.Template("{question}\nPick the right one.\n{options_}", "{answer}")],
+    options_field="options",
+    rationale_field="rationale",
+    cot_templates=T.chain_of_thought([T.Template("Q: {question}\n{options_}", "{answer}")]),
+    inversion_templates=[T.Template("The answer is {answer} because {rationale} What was asked?", "{question}")],
+)
+
+
+def qa(i: int) -> dict:
+    return {"question": f"what is {i} + 1?", "options": [str(i + 1), str(i + 2)], "answer": str(i + 1),
+            "rationale": f"{i} + 1 = {i + 1}."}
+
+
+def test_applicable_formats_follow_the_template_set():
+    assert [f.suffix for f in F.applicable_formats(QA)] == [
+        "zs_opt", "zs_noopt", "fs_opt", "fs_noopt", "cot", "fs_cot", "inv"]
+    plain = T.TemplateSet(templates=[T.Template("{x}", "{y}")])
+    assert [f.suffix for f in F.applicable_formats(plain)] == ["zs_noopt", "fs_noopt"]
+    with pytest.raises(ValueError, match="'plain_cot'.*'cot'.*no cot_templates"):
+        F.check_supported(F.COT, plain, "plain_cot")
+    with pytest.raises(ValueError, match="known formats"):
+        F.get_format("zero_shot")
+
+
+def test_rendering_is_deterministic_and_uses_every_template():
+    first = [F.render_example(qa(i), task_name="t", template_set=QA, fmt=F.ZS_OPT) for i in range(60)]
+    again = [F.render_example(qa(i), task_name="t", template_set=QA, fmt=F.ZS_OPT) for i in range(60)]
+    assert first == again
+    assert {r["template_idx"] for r in first} == {0, 1, 2}
+    reseeded = [F.render_example(qa(i), task_name="t", template_set=QA, fmt=F.ZS_OPT, seed=1) for i in range(60)]
+    assert reseeded != first
+    # Several options styles occur, and lettered ones rewrite the target.
+    targets = {r["targets"] for r in first}
+    assert any(t.startswith("(") for t in targets) and any(t.isdigit() for t in targets)
+
+
+def test_zero_shot_noopt_hides_options():
+    out = F.render_example(qa(3), task_name="t", template_set=QA, fmt=F.ZS_NOOPT)
+    assert "4" not in out["inputs"].replace("3 + 1", "") and out["targets"] == "4"
+
+
+def test_few_shot_never_uses_the_example_itself():
+    example = qa(7)
+    pool = [qa(7), dict(qa(7)), qa(1), qa(2), qa(3)]  # the example and a copy of it
+    config = F.FewShotConfig(num_exemplars=3)
+    out = F.render_example(example, task_name="t", template_set=QA, fmt=F.FS_NOOPT,
+                           exemplar_pool=pool, few_shot=config)
+    assert out["num_exemplars"] == 3
+    assert out["inputs"].count("what is 7 + 1?") == 1  # only the query
+    for i in (1, 2, 3):
+        assert f"what is {i} + 1?" in out["inputs"]
+    alone = F.render_example(example, task_name="t", template_set=QA, fmt=F.FS_NOOPT, exemplar_pool=[qa(7)])
+    assert alone["num_exemplars"] == 0
+
+
+def test_few_shot_prunes_to_the_length_budget():
+    pool = [qa(i) for i in range(10, 20)]
+    full = F.render_example(qa(1), task_name="t", template_set=QA, fmt=F.FS_OPT, exemplar_pool=pool)
+    assert full["num_exemplars"] == 3 and full["inputs"].count("what is") == 4
+    budget = len(full["inputs"].encode()) - 5
+    pruned = F.render_example(qa(1), task_name="t", template_set=QA, fmt=F.FS_OPT, exemplar_pool=pool,
+                              few_shot=F.FewShotConfig(max_input_length=budget))
+    assert pruned["num_exemplars"] == 2
+    assert len(pruned["inputs"].encode()) <= budget
+    assert full["inputs"].endswith(pruned["inputs"])  # the farthest exemplar went first
+
+
+def test_few_shot_lettered_exemplars_use_letters_like_the_query():
+    pool = [qa(i) for i in range(10, 20)]
+    for i in range(30):
+        out = F.render_example(qa(i), task_name="t", template_set=QA, fmt=F.FS_OPT, exemplar_pool=pool)
+        if out["targets"] == "(A)":
+            assert "(A) " in out["inputs"] and out["inputs"].count("(A)") >= 2
+            return
+    pytest.fail("no example drew a lettered options style in 30 tries")
+
+
+def test_cot_and_fs_cot_targets():
+    out = F.render_example(qa(2), task_name="t", template_set=QA, fmt=F.COT)
+    assert out["targets"] in ("2 + 1 = 3. So the answer is 3.", "2 + 1 = 3. So the answer is (A).",
+                              "2 + 1 = 3. So the answer is A.")
+    assert out["inputs"].startswith("Q: what is 2 + 1?") and "step by step" in out["inputs"]
+    fs = F.render_example(qa(2), task_name="t", template_set=QA, fmt=F.FS_COT, exemplar_pool=[qa(5)])
+    assert "5 + 1 = 6. So the answer is" in fs["inputs"] and fs["num_exemplars"] == 1
+
+
+def test_inversion_swaps_question_and_answer():
+    out = F.render_example(qa(2), task_name="t", template_set=QA, fmt=F.INV)
+    assert out == {"inputs": "The answer is 3 because 2 + 1 = 3. What was asked?",
+                   "targets": "what is 2 + 1?", "template_idx": 0, "num_exemplars": 0}
+
+
+def test_to_python_decodes_numpy_values():
+    raw = {"a": b"x", "b": np.array([b"p", b"q"]), "c": np.int64(3), "d": {"e": np.array(b"y")}}
+    assert F.to_python(raw) == {"a": "x", "b": ["p", "q"], "c": 3, "d": {"e": "y"}}
+
+
+def _numbers_source(n=12):
+    def dataset_fn(split, shuffle_files):
+        del shuffle_files
+        offset = 0 if split == "train" else 100
+        return tf.data.Dataset.from_tensor_slices({"i": np.arange(offset, offset + n)})
+    return seqio.FunctionDataSource(dataset_fn, splits=["train", "validation"],
+                                    num_input_examples={"train": n, "validation": n})
+
+
+def _templated(fmt, **kwargs):
+    return F.TemplatedSource(
+        _numbers_source(), task_name=f"numbers_{fmt.suffix}", family="numbers", collection="test",
+        template_set=QA, fmt=fmt, prepare=lambda ex: qa(ex["i"]) if ex["i"] % 5 else None, **kwargs)
+
+
+def test_templated_source_yields_strings_and_metadata():
+    source = _templated(F.FS_OPT)
+    assert source.num_input_examples("train") == 12
+    examples = list(source.get_dataset("validation", shuffle=False).as_numpy_iterator())
+    assert len(examples) == 9  # prepare dropped 100, 105, 110
+    first = examples[0]
+    assert first["_task_source"] == b"test" and first["_task_name"] == b"numbers"
+    assert first["_template_type"] == b"fs_opt" and first["_template_idx"] in (0, 1, 2)
+    assert b"what is 101 + 1?" in first["inputs"]
+    assert len(source.exemplar_pool()) == 9 and all(e["question"].startswith("what is") for e in source.exemplar_pool())
+    again = list(source.get_dataset("validation", shuffle=False).as_numpy_iterator())
+    assert [e["inputs"] for e in again] == [e["inputs"] for e in examples]
+
+
+def test_templated_source_shards_partition_the_examples():
+    source = _templated(F.ZS_NOOPT)
+    whole = [e["inputs"] for e in source.get_dataset("train", shuffle=False).as_numpy_iterator()]
+    shards = [
+        [e["inputs"] for e in source.get_dataset(
+            "train", shuffle=False, shard_info=seqio.ShardInfo(index, 3)).as_numpy_iterator()]
+        for index in range(3)
+    ]
+    assert sorted(sum(shards, [])) == sorted(whole) and all(shards)
+
+
+def test_few_shot_needs_the_exemplar_split():
+    with pytest.raises(ValueError, match="numbers_fs_opt.*'dev'"):
+        _templated(F.FS_OPT, few_shot=F.FewShotConfig(exemplar_split="dev"))
