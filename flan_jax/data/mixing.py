@@ -10,6 +10,7 @@ Hierarchies are plain seqio mixtures whose components are sub-mixtures: a leaf t
 rate is the product of the normalised weights down its path (`leaf_rates`), so the leaf rates of
 any mixture sum to 1.
 """
+import dataclasses
 import difflib
 import logging
 import math
@@ -18,6 +19,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import seqio
 import tensorflow as tf
+
+from flan_jax.data import formats as formats_lib
 
 MixtureRate = float | Callable[[seqio.Task], float]
 
@@ -314,3 +317,93 @@ def drop_missing(
             ", ".join(f"{k}={v:g}" for k, v in kept.items()),
         )
     return kept
+
+
+# ---------------------------------------------------------------------------------------------
+# One collection: capped dataset size, split over the dataset's formats.
+
+
+@dataclasses.dataclass(frozen=True)
+class FormatShares:
+    """How one dataset's weight is split over its formats (Longpre et al. 2023, Sec. 3.1-3.2).
+
+    Attributes:
+      few_shot: share of the few-shot formats; the zero-shot ones get the rest (Flan 2022: 0.5).
+      options: share of the with-options formats within a zero-/few-shot group where both kinds
+        exist (0.5: zs_opt, zs_noopt, fs_opt, fs_noopt get 25% each).
+      inversion: weight of an inversion task relative to its dataset (0.3, Flan 2022).
+    """
+
+    few_shot: float = 0.5
+    options: float = 0.5
+    inversion: float = 0.3
+
+    def __post_init__(self):
+        for field in ("few_shot", "options"):
+            if not 0.0 <= getattr(self, field) <= 1.0:
+                raise MixtureError(f"FormatShares.{field}={getattr(self, field)} must lie in [0, 1]")
+        if self.inversion < 0:
+            raise MixtureError(f"FormatShares.inversion={self.inversion} must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class LeafTask:
+    """A task of a collection: its dataset (family) and format suffix (None: a single format)."""
+
+    task: str
+    family: str
+    format: str | None = None
+
+
+def format_shares(formats: Sequence[str | None], shares: FormatShares = FormatShares()) -> dict[str | None, float]:
+    """Share of each format of one dataset; the non-inversion shares sum to 1 (or all are 0).
+
+    A zero-/few-shot group or an options kind that the dataset lacks gives its share to those
+    it has, so a dataset registered in fewer formats keeps its full weight. An inversion format
+    gets `shares.inversion` on top: a different task made from the same data.
+
+    Example: ["zs_opt", "zs_noopt", "fs_opt", "fs_noopt", "inv"] -> 0.25 each, inv 0.3;
+    ["cot", "fs_cot"] -> 0.5 each; ["zs_noopt"] -> 1.0.
+    """
+    kinds = {f: formats_lib.get_format(f) if f is not None else None for f in set(formats)}
+    out = {f: shares.inversion for f, k in kinds.items() if k is not None and k.kind == formats_lib.INVERSION}
+    plain = {f: (bool(k and k.few_shot), bool(k and k.options)) for f, k in kinds.items() if f not in out}
+    group_weight = {True: shares.few_shot, False: 1.0 - shares.few_shot}
+    option_weight = {True: shares.options, False: 1.0 - shares.options}
+    group_total = sum(group_weight[g] for g in {few for few, _ in plain.values()})
+    for f, (few, opt) in plain.items():
+        in_group = [o for g, o in plain.values() if g == few]
+        option_total = sum(option_weight[o] for o in set(in_group))
+        same_kind = in_group.count(opt)
+        g = group_weight[few] / group_total if group_total else 0.0
+        o = option_weight[opt] / option_total if option_total else 0.0
+        out[f] = g * o / same_kind
+    return out
+
+
+def collection_components(
+    tasks: Sequence[LeafTask], cap: int | None, shares: FormatShares = FormatShares(), split: str = "train"
+) -> list[tuple[str, CappedExamplesRate]]:
+    """Rate callables of a collection's tasks: min(examples, cap) x the format's share.
+
+    Args:
+      tasks: the collection's tasks with their dataset and format.
+      cap: per-dataset example cap (Flan 2022: Flan 2021 30k, T0-SF 20k, NIv2 5k, CoT 100k,
+        Dialog 200k).
+      shares: how a dataset's weight splits over its formats.
+      split: whose example count sets the rate.
+
+    Returns:
+      (task name, rate) pairs for `add_mixture`; a format with share 0 is left out.
+    """
+    by_family: dict[str, list[LeafTask]] = {}
+    for t in tasks:
+        by_family.setdefault(t.family, []).append(t)
+    components = []
+    for family in sorted(by_family):
+        members = by_family[family]
+        family_shares = format_shares([t.format for t in members], shares)
+        for t in sorted(members, key=lambda t: t.task):
+            if family_shares[t.format] > 0:
+                components.append((t.task, CappedExamplesRate(cap=cap, scale=family_shares[t.format], split=split)))
+    return components

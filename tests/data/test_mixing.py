@@ -131,3 +131,32 @@ def test_drop_missing_warns_once_or_fails(caplog):
     assert len(warnings) == 1 and "flan2022" in warnings[0].getMessage()
     with pytest.raises(mixing.MixtureError, match=r"'flan2022'.*dialog"):
         mixing.drop_missing("flan2022", weights, available, on_missing="error")
+
+
+def test_format_shares_follow_flan2022():
+    four = mixing.format_shares(["zs_opt", "zs_noopt", "fs_opt", "fs_noopt", "inv"])
+    assert four == pytest.approx({"zs_opt": 0.25, "zs_noopt": 0.25, "fs_opt": 0.25, "fs_noopt": 0.25, "inv": 0.3})
+    assert mixing.format_shares(["cot", "fs_cot"]) == pytest.approx({"cot": 0.5, "fs_cot": 0.5})
+    assert mixing.format_shares(["zs_noopt", "fs_noopt"]) == pytest.approx({"zs_noopt": 0.5, "fs_noopt": 0.5})
+    # a missing group hands its share over, so the dataset keeps its full weight
+    assert mixing.format_shares(["zs_opt", "zs_noopt"]) == pytest.approx({"zs_opt": 0.5, "zs_noopt": 0.5})
+    assert mixing.format_shares([None]) == {None: 1.0}
+    skewed = mixing.format_shares(["zs_opt", "fs_opt", "fs_noopt"], mixing.FormatShares(few_shot=0.2, options=0.75))
+    assert skewed == pytest.approx({"zs_opt": 0.8, "fs_opt": 0.15, "fs_noopt": 0.05})
+
+
+def test_collection_components_cap_datasets_then_split_formats(clean_registries):
+    add_task("big_zs_opt", 100, declare=True)
+    add_task("big_fs_opt", 100, declare=True)
+    add_task("big_inv", 100, declare=True)
+    add_task("small_zs_opt", 10, declare=True)
+    tasks = [
+        mixing.LeafTask("big_zs_opt", "big", "zs_opt"),
+        mixing.LeafTask("big_fs_opt", "big", "fs_opt"),
+        mixing.LeafTask("big_inv", "big", "inv"),
+        mixing.LeafTask("small_zs_opt", "small", "zs_opt"),
+    ]
+    mixing.add_mixture("coll", mixing.collection_components(tasks, cap=40))
+    rates = mixing.leaf_rates("coll")
+    raw = {"big_zs_opt": 20, "big_fs_opt": 20, "big_inv": 12, "small_zs_opt": 10}
+    assert rates == pytest.approx({k: v / 62 for k, v in raw.items()})
