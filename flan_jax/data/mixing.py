@@ -407,3 +407,50 @@ def collection_components(
             if family_shares[t.format] > 0:
                 components.append((t.task, CappedExamplesRate(cap=cap, scale=family_shares[t.format], split=split)))
     return components
+
+
+def replace_mixture(name: str, components: Sequence[tuple[str, MixtureRate]]) -> seqio.Mixture:
+    """`add_mixture`, first removing an earlier registration of `name` (gin re-binds weights)."""
+    if name in seqio.MixtureRegistry.names():
+        seqio.MixtureRegistry.remove(name)
+    return add_mixture(name, components)
+
+
+def add_collections_mixture(
+    name: str,
+    weights: Mapping[str, float],
+    caps: Mapping[str, int | None],
+    tasks_of: Callable[[str], Sequence[LeafTask]],
+    shares: FormatShares = FormatShares(),
+    on_missing: str = "warn",
+) -> list[str]:
+    """Registers a two-level mixture: fixed collection weights over capped, format-split tasks.
+
+    Each collection becomes the sub-mixture `{name}_{collection}`; a collection without tasks is
+    left out (one warning, or an error with on_missing="error") and the weights of the rest
+    renormalise. Earlier registrations of the same names are replaced.
+
+    Args:
+      name: the top mixture's name.
+      weights: collection -> weight (e.g. Flan 2022: flan2021 0.40, t0sf 0.32, ...).
+      caps: collection -> per-dataset example cap (None: no cap).
+      tasks_of: collection -> its registered tasks.
+      shares: the format split inside each dataset.
+      on_missing: "warn" or "error" for collections without tasks.
+
+    Returns:
+      The registered mixture names, the top one last.
+    """
+    missing_caps = [c for c in weights if c not in caps]
+    if missing_caps:
+        raise MixtureError(f"mixture {name!r}: no example cap for collection(s) {', '.join(missing_caps)}")
+    normalize_rates(weights, mixture=name)  # validates: every weight positive
+    members = {c: list(tasks_of(c)) for c in weights}
+    kept = drop_missing(name, weights, lambda c: bool(members[c]), on_missing=on_missing)
+    registered = []
+    for collection in kept:
+        sub = f"{name}_{collection}"
+        replace_mixture(sub, collection_components(members[collection], caps[collection], shares))
+        registered.append(sub)
+    replace_mixture(name, [(f"{name}_{c}", w) for c, w in kept.items()])
+    return registered + [name]
