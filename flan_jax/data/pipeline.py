@@ -256,11 +256,15 @@ class TaskSampler:
     def num_loaded(self) -> int:
         return len(self._data)
 
-    def draw(self) -> tuple[int, int]:
-        """The next (task index, example index)."""
+    def next_task(self) -> int:
+        """The index of the next task drawn by rate (loads nothing)."""
         if not self._queue:
             self._queue.extend(self._rng.choice(len(self._tasks), size=self._chunk, p=self._probs).tolist())
-        task = self._queue.popleft()
+        return self._queue.popleft()
+
+    def draw(self) -> tuple[int, int]:
+        """The next (task index, example index)."""
+        task = self.next_task()
         n = len(self.examples(task))
         position = int(self._cursor[task])
         self._cursor[task] += 1
