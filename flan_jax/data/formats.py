@@ -348,3 +348,87 @@ OUTPUT_SIGNATURE = {
     "_template_idx": tf.TensorSpec([], tf.int64),
     "_template_type": tf.TensorSpec([], tf.string),
 }
+
+
+class GeneratorSource(seqio.DataSource):
+    """Procedurally generated examples: `make(rng) -> fields`, deterministic from a seed.
+
+    Example i of a split is drawn from `random.Random(stable_hash(name, seed, split, i, try))`,
+    so any example can be regenerated alone (and any shard, without the others). Splits are
+    disjoint by content: an example belongs to "validation" iff a hash of its fields falls in
+    one of `validation_buckets` out of 10 buckets, and draws landing in the other split are
+    redrawn. Generators with a tiny output space (e.g. "true AND false": 4 examples) pass
+    `disjoint=False`: their splits are independent draws from the same distribution. Sizes
+    are nominal (for examples-proportional mixing) and may be made as large as wanted; the
+    generator has no limit of its own.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        make: Callable[[random.Random], dict[str, Any]],
+        num_examples: Mapping[str, int] = {"train": 10_000, "validation": 500},  # noqa: B006
+        seed: int = 0,
+        validation_buckets: int = 1,
+        disjoint: bool = True,
+    ):
+        super().__init__(splits=tuple(num_examples), num_input_examples=dict(num_examples))
+        unknown = set(num_examples) - {"train", "validation"}
+        if unknown:
+            raise ValueError(f"GeneratorSource {name!r}: splits must be train/validation, got {sorted(unknown)}.")
+        self.name = name
+        self.make = make
+        self.seed = seed
+        self.validation_buckets = validation_buckets
+        self.disjoint = disjoint
+        self.fields = tuple(make(random.Random(seed)))
+
+    @property
+    def supports_arbitrary_sharding(self) -> bool:
+        return True
+
+    def list_shards(self, split: str) -> Sequence[str]:
+        return [split]
+
+    def example(self, split: str, index: int) -> dict[str, Any]:
+        """Example `index` of `split` (a pure function of name, seed, split and index)."""
+        for attempt in range(1000):
+            fields = self.make(random.Random(templates_lib.stable_hash(self.name, self.seed, split, index, attempt)))
+            in_validation = templates_lib.stable_hash(self.name, fields) % 10 < self.validation_buckets
+            if not self.disjoint or in_validation == (split == "validation"):
+                if set(fields) != set(self.fields):
+                    raise ValueError(f"GeneratorSource {self.name!r} made fields {sorted(fields)}, "
+                                     f"not the declared {sorted(self.fields)}.")
+                return fields
+        raise ValueError(f"GeneratorSource {self.name!r}: no {split} example in 1000 draws; "
+                         "the generator's output space is too small to split: pass disjoint=False.")
+
+    def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
+                      shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
+        """This shard's examples in index order (examples are i.i.d., so `shuffle` is moot)."""
+        del shuffle, seed
+        index, num_shards = (shard_info.index, shard_info.num_shards) if shard_info else (0, 1)
+        for i in range(index, self.num_input_examples(split), num_shards):
+            yield self.example(split, i)
+
+    def get_dataset(self, split: str = "train", shuffle: bool = True, seed: int | None = None,
+                    shard_info: seqio.ShardInfo | None = None, *, sequence_length=None,
+                    use_cached: bool = False, num_epochs: int | None = 1) -> tf.data.Dataset:
+        """The raw fields as tf.data (strings, ints, string lists); templated tasks skip this."""
+        del sequence_length, use_cached, num_epochs
+        sample = self.example("train", 0)
+        signature = {k: _spec_of(k, v, self.name) for k, v in sample.items()}
+        return tf.data.Dataset.from_generator(
+            lambda: self.iter_examples(split, shuffle, seed, shard_info), output_signature=signature)
+
+
+def _spec_of(key: str, value: Any, name: str) -> tf.TensorSpec:
+    if isinstance(value, str):
+        return tf.TensorSpec([], tf.string)
+    if isinstance(value, bool) or isinstance(value, int):
+        return tf.TensorSpec([], tf.int64)
+    if isinstance(value, float):
+        return tf.TensorSpec([], tf.float32)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tf.TensorSpec([None], tf.string)
+    raise ValueError(f"GeneratorSource {name!r}: field {key!r} has unsupported type {type(value).__name__}.")
