@@ -237,17 +237,9 @@ class TemplatedSource(seqio.DataSource):
         few_shot: FewShotConfig = FewShotConfig(),
         length_fn: Callable[[str], int] = lambda s: len(s.encode("utf-8")),
     ):
-        num_examples = {}
-        for split in base.splits:
-            try:
-                num_examples[split] = base.num_input_examples(split)
-            except (KeyError, TypeError, NotImplementedError):
-                num_examples[split] = None
-        super().__init__(
-            splits=base.splits,
-            num_input_examples=num_examples if all(v is not None for v in num_examples.values()) else None,
-            caching_permitted=base.caching_permitted,
-        )
+        # Sizes are asked of the base source lazily: a TFDS source reads its builder's metadata
+        # (possibly remotely) to answer, which registration must not wait for.
+        super().__init__(splits=base.splits, num_input_examples=None, caching_permitted=base.caching_permitted)
         if fmt.few_shot and few_shot.exemplar_split not in base.splits:
             raise ValueError(
                 f"Task {task_name!r} ({fmt.suffix}): few-shot exemplars come from split "
@@ -272,6 +264,10 @@ class TemplatedSource(seqio.DataSource):
 
     def list_shards(self, split: str) -> Sequence[str]:
         return self.base.list_shards(split)
+
+    def num_input_examples(self, split: str) -> int | None:
+        """The base source's count (before `prepare` drops any), None where it has none."""
+        return self.base.num_input_examples(split)
 
     def examples(self, split: str, shard_info: seqio.ShardInfo | None = None,
                  shuffle: bool = False, seed: int | None = None) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,169 @@
+"""`flan-jax tasks list|show|stats`: what the collection registers, and what its examples look like.
+
+    flan-jax tasks list [--collection synthetic]        one task name per line
+    flan-jax tasks show NAME [-n 3] [--split train]     rendered inputs / targets as text
+    flan-jax tasks show NAME --json                     one JSON object per line
+    flan-jax tasks stats                                tasks per collection and format, clusters
+
+Tasks are registered by importing `--module` (repeatable; default `flan_jax_tasks.all`, the
+whole collection), as t5x does with MIXTURE_OR_TASK_MODULE.
+"""
+import argparse
+import collections
+import importlib
+import json
+import sys
+from typing import Any, Iterator, Sequence, TextIO
+
+import seqio
+
+from flan_jax.data import pipeline, registry
+
+DEFAULT_MODULES = ("flan_jax_tasks.all",)
+
+
+def import_modules(modules: Sequence[str]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name and module.startswith(e.name):
+                raise SystemExit(f"flan-jax tasks: cannot import --module {module!r} ({e}).") from e
+            raise
+
+
+def list_tasks(collection: str | None = None) -> list[str]:
+    """Registered task names, sorted; only those recorded under `collection` when given."""
+    if collection is None:
+        return sorted(seqio.TaskRegistry.names())
+    return registry.tasks_in(collection)
+
+
+def examples(name: str, num: int, split: str) -> Iterator[dict[str, Any]]:
+    """The first `num` examples of task `name` through its seqio pipeline (untrimmed, unshuffled)."""
+    task = pipeline.get_mixture_or_task(name)
+    if not isinstance(task, seqio.Task):
+        raise ValueError(f"{name!r} is a mixture; `flan-jax mixture show {name}` lists its tasks.")
+    if split not in task.splits:
+        raise ValueError(f"Task {name!r} has no split {split!r}; its splits: {list(task.splits)}.")
+    dataset = task.get_dataset(sequence_length=None, split=split, shuffle=False, num_epochs=1)
+    for example in dataset.take(num).as_numpy_iterator():
+        out = {"task": name}
+        for key, value in example.items():
+            if key in ("inputs", "targets"):
+                continue  # token ids; the strings follow
+            out[key] = value.decode("utf-8") if isinstance(value, bytes) else _plain(value)
+        out["inputs"] = out.pop("inputs_pretokenized", None) or _decode(task, "inputs", example)
+        out["targets"] = out.pop("targets_pretokenized", None) or _decode(task, "targets", example)
+        yield out
+
+
+def _decode(task: seqio.Task, feature: str, example: dict) -> str:
+    return task.output_features[feature].vocabulary.decode(example[feature].tolist())
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
+def show(name: str, num: int, split: str, as_json: bool, out: TextIO) -> None:
+    for i, example in enumerate(examples(name, num, split)):
+        if as_json:
+            out.write(json.dumps(example, ensure_ascii=False) + "\n")
+            continue
+        meta = ", ".join(f"{k}={v}" for k, v in example.items() if k.startswith("_"))
+        print(f"=== {name} [{split}] #{i}" + (f" ({meta})" if meta else ""), file=out)
+        print(f"--- inputs\n{example['inputs']}\n--- targets\n{example['targets']}\n", file=out)
+
+
+def stats(out: TextIO) -> None:
+    """Tasks per collection and format, families, train examples where known, clusters."""
+    infos = registry.all_infos()
+    by_collection: dict[str, list[registry.TaskInfo]] = collections.defaultdict(list)
+    for info in infos:
+        by_collection[info.collection].append(info)
+    unrecorded = sorted(set(seqio.TaskRegistry.names()) - {i.task for i in infos})
+    formats = sorted({i.format or "-" for i in infos})
+    print(f"{len(seqio.TaskRegistry.names())} tasks, {len(seqio.MixtureRegistry.names())} mixtures", file=out)
+    header = f"{'collection':<12} {'tasks':>6} {'families':>8} {'train examples':>15}  " + " ".join(
+        f"{f:>8}" for f in formats)
+    print(header, file=out)
+    for collection in sorted(by_collection):
+        rows = by_collection[collection]
+        per_format = collections.Counter(i.format or "-" for i in rows)
+        families = {i.family for i in rows}
+        known = _train_examples(rows)
+        print(f"{collection:<12} {len(rows):>6} {len(families):>8} {known:>15}  "
+              + " ".join(f"{per_format.get(f, 0):>8}" for f in formats), file=out)
+    if unrecorded:
+        print(f"{'(unrecorded)':<12} {len(unrecorded):>6}", file=out)
+    print("\nclusters (collection/cluster: families)", file=out)
+    for collection in sorted(by_collection):
+        families_by_cluster: dict[str, set[str]] = collections.defaultdict(set)
+        for info in by_collection[collection]:
+            if info.cluster:
+                families_by_cluster[info.cluster].add(info.family)
+        for cluster, families in sorted(families_by_cluster.items()):
+            print(f"  {collection}/{cluster}: {len(families)}", file=out)
+
+
+def _train_examples(rows: Sequence[registry.TaskInfo]) -> str:
+    """Sum over families of train examples, counting each family once; "?" parts unknown."""
+    total, unknown, seen = 0, 0, set()
+    for info in rows:
+        if info.family in seen:
+            continue
+        seen.add(info.family)
+        source = seqio.TaskRegistry.get(info.task).source
+        base = getattr(source, "base", source)
+        count = None
+        # A TFDS source counts by reading its builder's metadata, possibly remotely: not here.
+        if "train" in source.splits and not isinstance(base, seqio.TfdsDataSource):
+            count = base.num_input_examples("train")
+        if count is None:
+            unknown += 1
+        else:
+            total += count
+    return f"{total:,}" + (f" (+{unknown}?)" if unknown else "")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flan-jax tasks", description=__doc__.split("\n\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--module", action="append", default=None,
+                        help="module that registers tasks (repeatable); default flan_jax_tasks.all")
+    commands = parser.add_subparsers(dest="command", required=True)
+    list_ = commands.add_parser("list", parents=[common], help="task names, one per line")
+    list_.add_argument("--collection", choices=registry.COLLECTIONS)
+    show_ = commands.add_parser("show", parents=[common], help="rendered examples of a task")
+    show_.add_argument("name")
+    show_.add_argument("-n", type=int, default=3, help="number of examples")
+    show_.add_argument("--split", default="train")
+    show_.add_argument("--json", action="store_true", help="one JSON object per line")
+    commands.add_parser("stats", parents=[common], help="tasks per collection and format, clusters")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    import_modules(args.module or DEFAULT_MODULES)
+    out = sys.stdout
+    if args.command == "list":
+        try:
+            for name in list_tasks(args.collection):
+                print(name, file=out)
+        except BrokenPipeError:  # `flan-jax tasks list | head`
+            sys.stderr.close()
+    elif args.command == "show":
+        try:
+            show(args.name, args.n, args.split, args.json, out)
+        except ValueError as e:
+            print(f"flan-jax tasks show: {e}", file=sys.stderr)
+            return 1
+    else:
+        stats(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
