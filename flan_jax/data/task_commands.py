@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="module that registers tasks (repeatable); default flan_jax_tasks.all")
     commands = parser.add_subparsers(dest="command", required=True)
     list_ = commands.add_parser("list", parents=[common], help="task names, one per line")
-    list_.add_argument("--collection", choices=registry.COLLECTIONS)
+    list_.add_argument("--collection", help=f"one of {', '.join(registry.COLLECTIONS)} (or any recorded)")
     show_ = commands.add_parser("show", parents=[common], help="rendered examples of a task")
     show_.add_argument("name")
     show_.add_argument("-n", type=int, default=3, help="number of examples")
@@ -149,6 +149,11 @@ def main(argv: Sequence[str]) -> int:
     import_modules(args.module or DEFAULT_MODULES)
     out = sys.stdout
     if args.command == "list":
+        known = set(registry.COLLECTIONS) | {i.collection for i in registry.all_infos()}
+        if args.collection is not None and args.collection not in known:
+            print(f"flan-jax tasks list: unknown collection {args.collection!r}; known: "
+                  f"{', '.join(sorted(known))}.", file=sys.stderr)
+            return 2
         try:
             for name in list_tasks(args.collection):
                 print(name, file=out)
