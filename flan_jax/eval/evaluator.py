@@ -1,0 +1,454 @@
+"""Evaluate a model on seqio tasks and mixtures: predictions, each task's metrics, benchmark tables.
+
+    results = evaluator.evaluate(model, params, ["flan_held_out"],
+                                 task_feature_lengths={"inputs": 2048, "targets": 256}, batch_size=32)
+    print(evaluator.format_markdown(results))
+    evaluator.write_results(results, "runs/x/eval")   # results.json, results.md, predictions/
+
+For every task (mixtures are expanded into their tasks), the examples of its evaluation split
+are read in order, their pretokenized text is tokenized with the MODEL's vocabularies (so a task
+registered with any vocabulary evaluates any model), batched to fixed shapes (one compilation),
+decoded with `model.predict_batch` (or ranked with `model.score_batch`: rank classification),
+passed through the task's postprocessor and scored by its metric functions, as seqio does.
+Tasks of the held-out benchmarks (`flan_jax.eval.held_out_tasks`) are then aggregated per
+benchmark (macro average, MMLU categories, normalised score, the paper's normalised average)
+with the code `flan-jax score` uses, and their predictions are written in `score`'s format.
+
+Inputs longer than the feature length are cut from the LEFT (few-shot prompts keep the question
+and lose the start of the exemplars); the number cut is reported per task.
+"""
+import dataclasses
+import functools
+import json
+import logging
+import pathlib
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import jax
+import numpy as np
+import seqio
+
+from flan_jax.eval import held_out_tasks, metrics, report
+
+Batch = dict[str, np.ndarray]
+
+
+class Model(Protocol):
+    """What the evaluator needs of a model (flan_jax.models.model.EncoderDecoderModel)."""
+
+    input_vocabulary: seqio.Vocabulary
+    output_vocabulary: seqio.Vocabulary
+
+    def predict_batch(self, params: Any, batch: Mapping[str, Any], rng: Any = None, **kwargs) -> Any: ...
+
+    def score_batch(self, params: Any, batch: Mapping[str, Any]) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeOptions:
+    """How `predict_batch` decodes (its keyword arguments).
+
+    Attributes:
+      method: "greedy", "beam" or "sample".
+      num_beams, alpha: beam search width and length penalty (t5x's defaults 4 and 0.6).
+      temperature, top_k: sampling.
+      seed: the base key of sampling; batch i uses fold_in(key, i).
+    """
+
+    method: str = "greedy"
+    num_beams: int = 4
+    alpha: float = 0.6
+    temperature: float = 1.0
+    top_k: int = 0
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class TaskResult:
+    """One task's evaluation.
+
+    Attributes:
+      task: the seqio task name.
+      split: the split evaluated.
+      metrics: the task's metric values (percent for the held-out benchmarks).
+      num_examples: examples scored.
+      num_truncated: inputs cut to the input feature length.
+      rank_classification: whether predictions are the best-scoring options.
+      benchmark, subtask: set for held-out benchmark tasks.
+      predictions: one record per example: {"subtask"/"task", "index", "prediction", "target"}.
+    """
+
+    task: str
+    split: str
+    metrics: dict[str, float]
+    num_examples: int
+    num_truncated: int = 0
+    rank_classification: bool = False
+    benchmark: str | None = None
+    subtask: str | None = None
+    predictions: list[dict[str, Any]] = dataclasses.field(default_factory=list, repr=False)
+
+
+@dataclasses.dataclass
+class EvalResults:
+    """All tasks' results and the benchmark aggregates.
+
+    Attributes:
+      tasks: task name -> TaskResult, in evaluation order.
+      benchmarks: benchmark -> summary (only benchmarks whose tasks were evaluated).
+      normalized_average: the mean of the six normalised benchmark scores; None unless all six ran.
+    """
+
+    tasks: dict[str, TaskResult]
+    benchmarks: dict[str, report.BenchmarkSummary]
+    normalized_average: float | None
+
+    def other_tasks_average(self) -> float | None:
+        """Mean of the first metric of the tasks outside the held-out benchmarks (e.g. synthetic)."""
+        values = [next(iter(r.metrics.values())) for r in self.tasks.values() if r.benchmark is None and r.metrics]
+        return float(np.mean(values)) if values else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "normalized_average": self.normalized_average,
+            "benchmarks": {name: s.to_json() for name, s in self.benchmarks.items()},
+            "tasks": {
+                name: {k: v for k, v in dataclasses.asdict(r).items() if k != "predictions"}
+                for name, r in self.tasks.items()
+            },
+            "other_tasks_average": self.other_tasks_average(),
+        }
+
+    def scalars(self, prefix: str = "eval") -> dict[str, float]:
+        """Flat scalars for TensorBoard: per task metric, per benchmark average/normalised, overall."""
+        out = {f"{prefix}/{t}/{m}": float(v) for t, r in self.tasks.items() for m, v in r.metrics.items()}
+        for name, s in self.benchmarks.items():
+            out[f"{prefix}/{name}/average"] = s.average
+            out[f"{prefix}/{name}/normalized"] = s.normalized
+        if self.normalized_average is not None:
+            out[f"{prefix}/normalized_average"] = self.normalized_average
+        other = self.other_tasks_average()
+        if other is not None:
+            out[f"{prefix}/other_tasks_average"] = other
+        return out
+
+
+def expand_tasks(names: Sequence[str]) -> list[seqio.Task]:
+    """Tasks and mixtures -> the tasks, in order, without duplicates.
+
+    Raises:
+      ValueError: a name is neither; the message suggests registered names that are close.
+    """
+    import difflib
+
+    tasks, seen = [], set()
+    for name in names:
+        if name in seqio.TaskRegistry.names() or name in seqio.MixtureRegistry.names():
+            provider = seqio.get_mixture_or_task(name)
+        else:
+            known = list(seqio.TaskRegistry.names()) + list(seqio.MixtureRegistry.names())
+            close = difflib.get_close_matches(name, known, n=5)
+            raise ValueError(
+                f"No task or mixture named {name!r} to evaluate"
+                + (f"; did you mean {close}?" if close else ".")
+                + " Is the module that registers it imported (MIXTURE_OR_TASK_MODULE, e.g. "
+                "'flan_jax_tasks.held_out' with the FLAN_JAX_*_DIR variables set)?"
+            )
+        for task in provider.tasks if isinstance(provider, seqio.Mixture) else [provider]:
+            if task.name not in seen:
+                seen.add(task.name)
+                tasks.append(task)
+    return tasks
+
+
+def evaluation_split(task: seqio.Task, split: str | None = None) -> str:
+    """`split` if given, else the task's "validation" split, else its "test" split."""
+    if split is not None:
+        if split not in task.splits:
+            raise ValueError(f"Task {task.name!r} has no split {split!r}; it has {list(task.splits)}.")
+        return split
+    for candidate in ("validation", "test"):
+        if candidate in task.splits:
+            return candidate
+    raise ValueError(f"Task {task.name!r} has neither a 'validation' nor a 'test' split ({list(task.splits)}); pass split=.")
+
+
+def load_examples(task: seqio.Task, split: str, max_examples: int | None = None) -> list[dict[str, Any]]:
+    """The task's preprocessed examples of `split` in order, as numpy dicts (pretokenized text kept)."""
+    ds = task.get_dataset(sequence_length=None, split=split, shuffle=False, use_cached=False, num_epochs=1)
+    if max_examples is not None:
+        ds = ds.take(max_examples)
+    examples = list(ds.as_numpy_iterator())
+    for key in ("inputs_pretokenized", "targets_pretokenized"):
+        if examples and key not in examples[0]:
+            raise ValueError(f"Task {task.name!r} examples lack {key!r}; the evaluator tokenizes that text with the model's vocabulary.")
+    return examples
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def encode(vocabulary: seqio.Vocabulary, text: str, length: int, keep: str) -> tuple[list[int], bool]:
+    """Token ids with EOS, cut to `length` keeping the "left" or "right" end; (ids, was_cut)."""
+    ids = list(vocabulary.encode(text)) + [vocabulary.eos_id]
+    if len(ids) <= length:
+        return ids, False
+    return (ids[-length:] if keep == "right" else ids[: length - 1] + [vocabulary.eos_id]), True
+
+
+def make_batch(inputs: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], batch_size: int,
+               lengths: Mapping[str, int]) -> Batch:
+    """t5x enc-dec batch (unpacked, as seqio.EncDecFeatureConverter emits), zero rows as padding."""
+    encoder = np.zeros((batch_size, lengths["inputs"]), np.int32)
+    decoder_target = np.zeros((batch_size, lengths["targets"]), np.int32)
+    for row, (i, t) in enumerate(zip(inputs, targets)):
+        encoder[row, : len(i)] = i
+        decoder_target[row, : len(t)] = t
+    decoder_input = np.zeros_like(decoder_target)
+    decoder_input[:, 1:] = decoder_target[:, :-1]  # shifted right; BOS is 0 in T5
+    return {
+        "encoder_input_tokens": encoder,
+        "decoder_input_tokens": decoder_input,
+        "decoder_target_tokens": decoder_target,
+        "decoder_loss_weights": (decoder_target > 0).astype(np.int32),
+    }
+
+
+def decode_tokens(vocabulary: seqio.Vocabulary, tokens: Sequence[int]) -> str:
+    """Output ids -> text, stopping at EOS (and at padding)."""
+    ids = []
+    for t in tokens:
+        t = int(t)
+        if t in (vocabulary.eos_id, 0):
+            break
+        ids.append(t)
+    return vocabulary.decode(ids)
+
+
+@dataclasses.dataclass
+class _Steps:
+    """The jitted predict / score functions, built once per evaluate() call."""
+
+    predict: Callable[..., Any]
+    score: Callable[..., Any]
+
+
+@functools.lru_cache(maxsize=8)
+def _steps(model: Model, decode: DecodeOptions) -> _Steps:
+    """Cached per (model, options), so periodic evaluation in a training loop compiles once."""
+
+    def predict(params, batch, rng):
+        return model.predict_batch(
+            params, batch, rng, method=decode.method, num_beams=decode.num_beams, alpha=decode.alpha,
+            temperature=decode.temperature, top_k=decode.top_k,
+        )
+
+    return _Steps(predict=jax.jit(predict), score=jax.jit(model.score_batch))
+
+
+def _progress(total: int, description: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def _predict_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int]], batch_size: int,
+                   lengths: Mapping[str, int], decode: DecodeOptions, bar) -> list[str]:
+    outputs = []
+    key = jax.random.PRNGKey(decode.seed)
+    for batch_index, start in enumerate(range(0, len(encoded), batch_size)):
+        chunk = encoded[start: start + batch_size]
+        batch = make_batch(chunk, [[] for _ in chunk], batch_size, lengths)
+        tokens = np.asarray(steps.predict(params, batch, jax.random.fold_in(key, batch_index)))
+        outputs += [decode_tokens(model.output_vocabulary, row) for row in tokens[: len(chunk)]]
+        bar.update(1)
+    return outputs
+
+
+def _rank_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int]], options: list[list[str]],
+                batch_size: int, lengths: Mapping[str, int], bar) -> list[str]:
+    pairs = [(i, option) for i, opts in enumerate(options) for option in opts]
+    scores = []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start: start + batch_size]
+        targets = [encode(model.output_vocabulary, option, lengths["targets"], keep="left")[0] for _, option in chunk]
+        batch = make_batch([encoded[i] for i, _ in chunk], targets, batch_size, lengths)
+        scores += np.asarray(steps.score(params, batch))[: len(chunk)].tolist()
+        bar.update(1)
+    by_example: dict[int, list[float]] = {}
+    for (i, _), s in zip(pairs, scores):
+        by_example.setdefault(i, []).append(s)
+    return [metrics.rank_classification(by_example[i], opts) for i, opts in enumerate(options)]
+
+
+def evaluate_task(
+    model: Model,
+    params: Any,
+    task: seqio.Task,
+    *,
+    task_feature_lengths: Mapping[str, int],
+    batch_size: int,
+    split: str | None = None,
+    max_examples: int | None = None,
+    rank_classification: bool = False,
+    decode: DecodeOptions = DecodeOptions(),
+    progress: bool = False,
+    steps: _Steps | None = None,
+) -> TaskResult:
+    """One task: predictions (or ranked options), postprocessing and the task's metrics. See `evaluate`."""
+    steps = steps or _steps(model, decode)
+    split = evaluation_split(task, split)
+    examples = load_examples(task, split, max_examples)
+    encoded, truncated = [], 0
+    for ex in examples:
+        ids, cut = encode(model.input_vocabulary, _text(ex["inputs_pretokenized"]), task_feature_lengths["inputs"], keep="right")
+        encoded.append(ids)
+        truncated += cut
+    if truncated:
+        logging.warning("%s: %d of %d inputs longer than %d tokens were cut from the left.",
+                        task.name, truncated, len(examples), task_feature_lengths["inputs"])
+    options = [[_text(o) for o in ex.get("options", [])] for ex in examples]
+    use_ranking = rank_classification and bool(examples) and all(options)
+    if use_ranking:
+        total = -(-sum(len(o) for o in options) // batch_size)
+        with _progress(total, f"{task.name} (rank)", progress) as bar:
+            outputs = _rank_texts(model, steps, params, encoded, options, batch_size, task_feature_lengths, bar)
+    else:
+        with _progress(-(-len(examples) // batch_size), task.name, progress) as bar:
+            outputs = _predict_texts(model, steps, params, encoded, batch_size, task_feature_lengths, decode, bar)
+    postprocess = task.postprocess_fn or (lambda output, example=None, is_target=False: output)
+    predictions = [postprocess(o, example=ex, is_target=False) for o, ex in zip(outputs, examples)]
+    targets = [postprocess(_text(ex["targets_pretokenized"]), example=ex, is_target=True) for ex in examples]
+    values: dict[str, float] = {}
+    for metric_fn in task.predict_metric_fns:
+        values.update({k: float(v) for k, v in metric_fn(targets, predictions).items()})
+    info = held_out_tasks.benchmark_of(task.name)
+    records = []
+    for position, (ex, output, target) in enumerate(zip(examples, outputs, targets)):
+        where = {"subtask": info.subtask, "index": int(ex["index"])} if info else {"task": task.name, "index": position}
+        records.append({**where, "prediction": output, "target": target})
+    return TaskResult(
+        task=task.name, split=split, metrics=values, num_examples=len(examples), num_truncated=truncated,
+        rank_classification=use_ranking, benchmark=info.benchmark if info else None,
+        subtask=info.subtask if info else None, predictions=records,
+    )
+
+
+def summarize_benchmarks(task_results: Sequence[TaskResult]) -> dict[str, report.BenchmarkSummary]:
+    """Per benchmark: its subtasks' scores aggregated as `flan-jax score` does."""
+    from flan_jax.eval import benchmarks
+
+    grouped: dict[str, dict[str, TaskResult]] = {}
+    directories = {}
+    for r in task_results:
+        if r.benchmark is not None:
+            grouped.setdefault(r.benchmark, {})[r.subtask] = r
+            directories[r.benchmark] = held_out_tasks.benchmark_of(r.task).directory
+    out = {}
+    for name in [b for b in metrics.BENCHMARKS if b in grouped]:
+        subtasks = grouped[name]
+        out[name] = report.summarize(
+            name,
+            {s: r.metrics[metrics.metric_name(name)] for s, r in subtasks.items()},
+            benchmarks.random_score(name, directories[name]),
+            num_examples={s: r.num_examples for s, r in subtasks.items()},
+        )
+    return out
+
+
+def evaluate(
+    model: Model,
+    params: Any,
+    task_or_mixture_names: Sequence[str] | str,
+    *,
+    task_feature_lengths: Mapping[str, int],
+    batch_size: int = 32,
+    split: str | None = None,
+    max_examples: int | None = None,
+    rank_classification: bool = False,
+    decode: DecodeOptions = DecodeOptions(),
+    progress: bool = False,
+) -> EvalResults:
+    """Evaluates `params` on tasks and mixtures (held-out benchmarks, synthetic tasks, any seqio task).
+
+    Args:
+      model: an EncoderDecoderModel (`predict_batch`, `score_batch`, `input_vocabulary`,
+        `output_vocabulary`).
+      params: plain (unboxed) parameters, on host or sharded.
+      task_or_mixture_names: names (or one name); mixtures are expanded into their tasks.
+      task_feature_lengths: {"inputs": ..., "targets": ...}; "targets" is the decode length.
+      batch_size: examples per predict call (the last batch is padded; one compilation).
+      split: the split to evaluate; None = "validation", else "test" (the held-out benchmarks').
+      max_examples: at most this many examples per task (quick looks; benchmark averages then
+        cover only those examples).
+      rank_classification: for tasks whose examples carry "options", predict the option with
+        the highest `score_batch` log-likelihood instead of decoding.
+      decode: decoding options for `predict_batch`.
+      progress: show a progress bar per task.
+
+    Returns:
+      EvalResults: per-task metrics and predictions, per-benchmark summaries, normalised average.
+    """
+    names = [task_or_mixture_names] if isinstance(task_or_mixture_names, str) else list(task_or_mixture_names)
+    for key in ("inputs", "targets"):
+        if key not in task_feature_lengths:
+            raise ValueError(f"task_feature_lengths needs {key!r} (got {dict(task_feature_lengths)}).")
+    steps = _steps(model, decode)
+    results = {}
+    for task in expand_tasks(names):
+        results[task.name] = evaluate_task(
+            model, params, task, task_feature_lengths=task_feature_lengths, batch_size=batch_size, split=split,
+            max_examples=max_examples, rank_classification=rank_classification, decode=decode,
+            progress=progress, steps=steps,
+        )
+    summaries = summarize_benchmarks(list(results.values()))
+    return EvalResults(results, summaries, report.normalized_average(list(summaries.values())))
+
+
+def format_markdown(results: EvalResults) -> str:
+    """The report: the benchmark overview and normalised average, each benchmark's table, other tasks."""
+    parts = []
+    if results.benchmarks:
+        parts.append("## Held-out benchmarks\n\n" + report.overview_table(list(results.benchmarks.values()), results.normalized_average))
+        parts += [report.benchmark_table(s) for s in results.benchmarks.values()]
+    others = [r for r in results.tasks.values() if r.benchmark is None]
+    if others:
+        lines = ["## Tasks", "", "| task | split | metric | value | examples |", "|---|---|---|---:|---:|"]
+        for r in others:
+            for name, value in r.metrics.items():
+                lines.append(f"| {r.task} | {r.split} | {name} | {value:.2f} | {r.num_examples} |")
+        lines.append(f"| **mean (first metric)** | | | {results.other_tasks_average():.2f} | |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_results(results: EvalResults, directory: str | pathlib.Path) -> dict[str, pathlib.Path]:
+    """Writes results.json, results.md and predictions/*.jsonl (held-out ones in `flan-jax score` format).
+
+    Returns:
+      What was written: {"json", "markdown", "predictions"} -> path.
+    """
+    directory = pathlib.Path(directory)
+    predictions_dir = directory / "predictions"
+    predictions_dir.mkdir(parents=True, exist_ok=True)
+    (directory / "results.json").write_text(json.dumps(results.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+    (directory / "results.md").write_text(format_markdown(results), encoding="utf-8")
+    files: dict[str, list[dict[str, Any]]] = {}
+    for r in results.tasks.values():
+        files.setdefault(r.benchmark or r.task, []).extend(r.predictions)
+    for name, records in files.items():
+        with open(predictions_dir / f"{name}.jsonl", "w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    return {"json": directory / "results.json", "markdown": directory / "results.md", "predictions": predictions_dir}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,181 @@
+"""Register a held-out benchmark as seqio tasks: one task per subtask, one mixture per benchmark.
+
+Task `{benchmark}_{subtask}` (e.g. "mmlu_cot_astronomy", "tydiqa_swahili") has one split,
+"test", whose examples are `benchmarks.Example`s as features: "inputs" / "targets" (tokenized,
+with "inputs_pretokenized" / "targets_pretokenized"), "subtask", "index", "answers" and
+"options". Its postprocessor keeps the decoded output (the metric extracts the answer) and turns
+targets into the accepted answers, so seqio's usual `metric_fn(targets, predictions)` scores
+exactly as `flan-jax score` does. The mixture `{benchmark}` holds the benchmark's tasks.
+
+`benchmark_of(task)` says which benchmark, subtask and data directory a registered task came
+from; the evaluator uses it to aggregate subtasks and find the benchmark's random-guess score.
+"""
+import dataclasses
+import logging
+import os
+from typing import Any, Sequence
+
+import seqio
+import tensorflow as tf
+
+from flan_jax.data import registry, vocabularies
+from flan_jax.eval import benchmarks, metrics
+
+SPLIT = "test"
+COLLECTION = "held_out"
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOutInfo:
+    """Where a held-out task's examples come from."""
+
+    task: str
+    benchmark: str
+    subtask: str
+    directory: str
+
+
+# task name -> (the seqio.Task registered, its info); stale entries (reset registries) are ignored.
+_INDEX: dict[str, tuple[seqio.Task, HeldOutInfo]] = {}
+
+
+def benchmark_of(task_name: str) -> HeldOutInfo | None:
+    """The benchmark info of a registered held-out task, None for any other task."""
+    entry = _INDEX.get(task_name)
+    if entry is None or task_name not in seqio.TaskRegistry.names() or seqio.TaskRegistry.get(task_name) is not entry[0]:
+        return None
+    return entry[1]
+
+
+def task_name(benchmark: str, subtask: str) -> str:
+    return f"{benchmark}_{subtask}"
+
+
+_OUTPUT_SIGNATURE = {
+    "inputs": tf.TensorSpec([], tf.string),
+    "targets": tf.TensorSpec([], tf.string),
+    "subtask": tf.TensorSpec([], tf.string),
+    "index": tf.TensorSpec([], tf.int64),
+    "answers": tf.TensorSpec([None], tf.string),
+    "options": tf.TensorSpec([None], tf.string),
+}
+
+
+def _dataset_fn(benchmark: str, subtask: str, directory: str, prompt_files: dict[str, Any]):
+    def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
+        del shuffle_files, seed  # one ordered file per subtask: indices must stay file positions
+        if split != SPLIT:
+            raise ValueError(f"{task_name(benchmark, subtask)} has only the {SPLIT!r} split, not {split!r}.")
+
+        def generate():
+            for ex in benchmarks.examples(benchmark, subtask, directory, **prompt_files):
+                yield {
+                    "inputs": ex.inputs, "targets": ex.targets, "subtask": ex.subtask, "index": ex.index,
+                    "answers": list(ex.answers), "options": list(ex.options),
+                }
+
+        return tf.data.Dataset.from_generator(generate, output_signature=_OUTPUT_SIGNATURE)
+
+    return dataset_fn
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def postprocess(output: Any, example: Any = None, is_target: bool = False) -> Any:
+    """Predictions: the decoded text (answers are extracted by the metric). Targets: the accepted answers."""
+    if is_target and example is not None and "answers" in example:
+        return [_text(a) for a in example["answers"]]
+    return _text(output)
+
+
+def register_benchmark(
+    benchmark: str,
+    directory: str | os.PathLike | None = None,
+    *,
+    vocabulary: seqio.Vocabulary | None = None,
+    mmlu_cot_file: str | os.PathLike | None = None,
+    gsm8k_train_file: str | os.PathLike | None = None,
+) -> list[str]:
+    """Registers `{benchmark}_{subtask}` for every subtask in the data, and the mixture `{benchmark}`.
+
+    Args:
+      benchmark: one of `metrics.BENCHMARKS`.
+      directory: the data directory; None reads the benchmark's environment variable.
+      vocabulary: for "inputs" / "targets" (default: the byte vocabulary). The evaluator
+        re-tokenizes the pretokenized text with the model's vocabulary, so any works there.
+      mmlu_cot_file: mmlu-cot.json for "mmlu_cot" (None: $FLAN_JAX_MMLU_COT_FILE).
+      gsm8k_train_file: GSM8K train.jsonl for MGSM's exemplars (None: $FLAN_JAX_GSM8K_TRAIN_FILE).
+
+    Returns:
+      The task names, then the mixture name.
+
+    Raises:
+      benchmarks.DataError: the data directory is missing or holds no subtask files.
+      ValueError: a task or the mixture is already registered.
+    """
+    base = benchmarks.data_dir(benchmark, directory)
+    # Fail now (not at the first evaluation) when a prompt file the benchmark needs is absent.
+    prompt_files: dict[str, Any] = {}
+    if benchmark == "mmlu_cot":
+        prompt_files["mmlu_cot_file"] = mmlu_cot_file
+        benchmarks.mmlu_cot_prompts(mmlu_cot_file)
+    if benchmark == "mgsm":
+        prompt_files["gsm8k_train_file"] = gsm8k_train_file
+        benchmarks.gsm8k_exemplars(gsm8k_train_file)
+    vocabulary = vocabulary or vocabularies.byte_vocabulary()
+    output_features = {
+        "inputs": seqio.Feature(vocabulary, add_eos=True),
+        "targets": seqio.Feature(vocabulary, add_eos=True),
+    }
+    names = []
+    for subtask in benchmarks.subtasks(benchmark, base):
+        name = task_name(benchmark, subtask)
+        if name in seqio.TaskRegistry.names():
+            raise ValueError(f"Task {name!r} is already registered (tests: use the clean_registries fixture).")
+        task = seqio.TaskRegistry.add(
+            name,
+            source=seqio.FunctionDataSource(_dataset_fn(benchmark, subtask, str(base), prompt_files), splits=[SPLIT]),
+            output_features=output_features,
+            preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos],
+            postprocess_fn=postprocess,
+            metric_fns=[metrics.seqio_metric(benchmark)],
+            shuffle_buffer_size=None,
+        )
+        registry.record(task, registry.TaskInfo(name, benchmark, COLLECTION, cluster=benchmark))
+        _INDEX[name] = (task, HeldOutInfo(name, benchmark, subtask, str(base)))
+        names.append(name)
+    if benchmark in seqio.MixtureRegistry.names():
+        raise ValueError(f"Mixture {benchmark!r} is already registered.")
+    seqio.MixtureRegistry.add(benchmark, [(n, 1.0) for n in names])
+    logging.info("Registered %d %s tasks from %s.", len(names), benchmark, base)
+    return names + [benchmark]
+
+
+def register_if_available(benchmark: str, **kwargs) -> list[str]:
+    """`register_benchmark` where its data directory is configured; [] (logged) where it is not.
+
+    Used at import of `flan_jax_tasks.held_out.*`: a checkout without the benchmark files still
+    imports, and a configured but broken directory still fails loudly.
+    """
+    env = benchmarks.ENV_VARS[benchmark]
+    if kwargs.get("directory") is None and not os.environ.get(env):
+        logging.info("$%s is not set: no %s tasks registered.", env, benchmark)
+        return []
+    return register_benchmark(benchmark, **kwargs)
+
+
+def register_suite(name: str, benchmark_names: Sequence[str]) -> list[str]:
+    """Registers mixture `name` over the tasks of the registered benchmark mixtures among `benchmark_names`.
+
+    Returns [name], or [] when none of the benchmarks is registered.
+    """
+    present = [b for b in benchmark_names if b in seqio.MixtureRegistry.names()]
+    if not present:
+        return []
+    tasks = [t.name for b in present for t in seqio.get_mixture_or_task(b).tasks]
+    if name in seqio.MixtureRegistry.names():
+        raise ValueError(f"Mixture {name!r} is already registered.")
+    seqio.MixtureRegistry.add(name, [(t, 1.0) for t in tasks])
+    return [name]

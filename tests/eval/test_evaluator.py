@@ -1,0 +1,77 @@
+"""The evaluator on registered held-out tasks with a stand-in model: its scores equal `flan-jax score`'s."""
+import json
+
+import pytest
+
+from flan_jax.eval import benchmarks, evaluator, held_out_tasks, score
+from fake_eval_model import PARAMS, EchoModel
+
+LENGTHS = {"inputs": 4096, "targets": 48}  # the echoed tail holds the question's end
+
+
+@pytest.fixture
+def mgsm_dir(tmp_path):
+    """Two languages whose questions end in a number: the echo model's last number is that one."""
+    directory = tmp_path / "mgsm"
+    directory.mkdir()
+    (directory / "mgsm_aa.tsv").write_text("I have 12 apples\t12\nI have 5 pears\t6\nNine is 9\t9\n")
+    (directory / "mgsm_bb.tsv").write_text("Take 1,200 steps\t1200\nNo number here\t3\n")
+    return directory
+
+
+def test_eval_matches_score_on_its_predictions(clean_registries, mgsm_dir, data_dirs, tmp_path):
+    held_out_tasks.register_benchmark("mgsm", mgsm_dir, gsm8k_train_file=data_dirs["gsm8k_train_file"])
+    model = EchoModel()
+    results = evaluator.evaluate(model, PARAMS, ["mgsm"], task_feature_lengths=LENGTHS, batch_size=2)
+    assert results.tasks["mgsm_aa"].metrics == {"exact_match": pytest.approx(200 / 3)}
+    assert results.tasks["mgsm_bb"].metrics == {"exact_match": 50.0}
+    summary = results.benchmarks["mgsm"]
+    assert summary.average == pytest.approx((200 / 3 + 50) / 2) and summary.random_score == 0.0
+    assert results.normalized_average is None  # only one of the six benchmarks ran
+
+    written = evaluator.write_results(results, tmp_path / "out")
+    predictions = written["predictions"] / "mgsm.jsonl"
+    records = score.read_predictions(predictions)
+    assert [(r["subtask"], r["index"]) for r in records] == [("aa", 0), ("aa", 1), ("aa", 2), ("bb", 0), ("bb", 1)]
+    scored = score.score_predictions("mgsm", records, mgsm_dir)
+    assert scored.subtasks == summary.subtasks and scored.average == summary.average
+    assert json.loads(written["json"].read_text())["benchmarks"]["mgsm"]["average"] == summary.average
+    markdown = written["markdown"].read_text()
+    assert "| aa | 66.67 | 3 | 0 |" in markdown and "| **average** | 58.33 |" in markdown
+
+
+def test_rank_classification_on_mmlu(clean_registries, data_dirs, tmp_path):
+    """Scoring by sum of bytes always picks "D": accuracy is the share of gold D answers."""
+    held_out_tasks.register_benchmark("mmlu", data_dirs["mmlu"])
+    results = evaluator.evaluate(EchoModel(), PARAMS, ["mmlu_anatomy", "mmlu_virology"], task_feature_lengths=LENGTHS,
+                                 batch_size=8, rank_classification=True)
+    for subject in ("anatomy", "virology"):
+        result = results.tasks[f"mmlu_{subject}"]
+        golds = benchmarks.gold_answers("mmlu", subject, data_dirs["mmlu"])
+        assert result.rank_classification and result.num_examples == len(golds)
+        assert result.metrics["accuracy"] == pytest.approx(100 * sum(g == ("D",) for g in golds) / len(golds))
+        assert {r["prediction"] for r in result.predictions} == {"D"}
+    summary = results.benchmarks["mmlu"]
+    assert set(summary.categories) == {"other"}  # anatomy and virology are both "other"
+    assert results.tasks["mmlu_anatomy"].num_truncated == 0
+
+
+def test_left_truncation_and_compiling_once(clean_registries, data_dirs):
+    held_out_tasks.register_benchmark("bbh", data_dirs["bbh"])
+    model = EchoModel()
+    lengths = {"inputs": 64, "targets": 8}
+    results = evaluator.evaluate(model, PARAMS, ["bbh_boolean_expressions", "bbh_navigate"], task_feature_lengths=lengths,
+                                 batch_size=16, max_examples=20)
+    first = results.tasks["bbh_boolean_expressions"]
+    assert first.num_examples == 20 and first.num_truncated == 20
+    # The kept end of the prompt is "...\nA:" + EOS, so the echoed tail is the prompt's last bytes.
+    assert all(r["prediction"].endswith("\nA:") for r in first.predictions)
+    assert model.predict_calls == 1  # one shape, one compilation across both tasks
+
+
+def test_unknown_names_suggest_close_ones(clean_registries, mgsm_dir, data_dirs):
+    held_out_tasks.register_benchmark("mgsm", mgsm_dir, gsm8k_train_file=data_dirs["gsm8k_train_file"])
+    with pytest.raises(ValueError, match=r"did you mean \[.*'mgsm_aa'"):
+        evaluator.evaluate(EchoModel(), PARAMS, ["mgsm_ab"], task_feature_lengths=LENGTHS)
+    with pytest.raises(ValueError, match="has no split 'train'"):
+        evaluator.evaluate(EchoModel(), PARAMS, "mgsm", task_feature_lengths=LENGTHS, split="train")
