@@ -330,10 +330,26 @@ class TemplatedSource(seqio.DataSource):
             raise ValueError(f"Task {self.task_name!r} has no split {split!r}; splits: {list(self.splits)}.")
         if seed is not None and not isinstance(seed, int):
             seed = int(seed)  # seqio may pass a scalar tensor.
-        return tf.data.Dataset.from_generator(
-            lambda: self.iter_rendered(split, shard_info=shard_info, shuffle=shuffle, seed=seed),
-            output_signature=OUTPUT_SIGNATURE,
+        # Chunks of rendered examples cross into tf.data at once and are unbatched there: the
+        # per-element cost of `from_generator` (~0.5 ms) is otherwise the bottleneck.
+        chunks = tf.data.Dataset.from_generator(
+            lambda: _chunked(self.iter_rendered(split, shard_info=shard_info, shuffle=shuffle, seed=seed)),
+            output_signature={k: tf.TensorSpec([None], v.dtype) for k, v in OUTPUT_SIGNATURE.items()},
         )
+        return chunks.unbatch()
+
+
+def _chunked(examples: Iterator[dict[str, Any]], size: int = 128) -> Iterator[dict[str, list[Any]]]:
+    """Dicts of lists of up to `size` examples each (the generator's batching for tf.data)."""
+    chunk: dict[str, list[Any]] = {key: [] for key in OUTPUT_SIGNATURE}
+    for example in examples:
+        for key in OUTPUT_SIGNATURE:
+            chunk[key].append(example[key])
+        if len(chunk["inputs"]) == size:
+            yield chunk
+            chunk = {key: [] for key in OUTPUT_SIGNATURE}
+    if chunk["inputs"]:
+        yield chunk
 
 
 OUTPUT_SIGNATURE = {
