@@ -150,3 +150,31 @@ def test_templated_source_shards_partition_the_examples():
 def test_few_shot_needs_the_exemplar_split():
     with pytest.raises(ValueError, match="numbers_fs_opt.*'dev'"):
         _templated(F.FS_OPT, few_shot=F.FewShotConfig(exemplar_split="dev"))
+
+
+def _pair(rng):
+    a = rng.randint(0, 999)
+    return {"a": a, "tags": ["x", "y"], "answer": str(a % 2)}
+
+
+def test_generator_source_is_deterministic_sharded_and_split_by_content():
+    source = F.GeneratorSource("pairs", _pair, {"train": 40, "validation": 10})
+    assert source.fields == ("a", "tags", "answer") and source.num_input_examples("validation") == 10
+    train = list(source.iter_examples("train"))
+    assert train == list(source.iter_examples("train")) and len(train) == 40
+    validation = list(source.iter_examples("validation"))
+    assert not {e["a"] for e in train} & {e["a"] for e in validation}
+    shards = [list(source.iter_examples("train", shard_info=seqio.ShardInfo(i, 4))) for i in range(4)]
+    assert sorted(map(str, sum(shards, []))) == sorted(map(str, train))
+    tf_examples = list(source.get_dataset("validation").as_numpy_iterator())
+    assert [F.to_python(e) for e in tf_examples] == validation
+
+
+def test_generator_source_errors_name_the_source():
+    with pytest.raises(ValueError, match="'coin'.*too small.*disjoint=False"):
+        F.GeneratorSource("coin", lambda rng: {"side": "heads"}, {"train": 2, "validation": 2}).example("validation", 0)
+    coin = F.GeneratorSource("coin", lambda rng: {"side": "heads"}, {"train": 2, "validation": 2}, disjoint=False)
+    assert coin.example("validation", 0) == {"side": "heads"}
+    shifty = F.GeneratorSource("shifty", lambda rng: {"a": 1} if rng.random() < 0.5 else {"b": 1}, disjoint=False)
+    with pytest.raises(ValueError, match="'shifty' made fields"):
+        [shifty.example("train", i) for i in range(50)]
