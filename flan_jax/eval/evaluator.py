@@ -266,6 +266,34 @@ def _predict_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[
     return outputs
 
 
+def predict_texts(
+    model: Model,
+    params: Any,
+    texts: Sequence[str],
+    *,
+    task_feature_lengths: Mapping[str, int],
+    batch_size: int = 32,
+    decode: DecodeOptions = DecodeOptions(),
+    progress: bool = False,
+) -> list[str]:
+    """Decoded outputs for raw input texts (inputs cut from the left to the input length).
+
+    Args:
+      model, params: as in `evaluate`.
+      texts: the inputs.
+      task_feature_lengths: {"inputs": ..., "targets": ...}; "targets" is the decode length.
+      batch_size: rows per predict call (one compilation).
+      decode: decoding options.
+      progress: show a progress bar.
+
+    Returns:
+      One output string per input.
+    """
+    encoded = [encode(model.input_vocabulary, t, task_feature_lengths["inputs"], keep="right")[0] for t in texts]
+    with _progress(-(-len(encoded) // batch_size), "predict", progress) as bar:
+        return _predict_texts(model, _steps(model, decode), params, encoded, batch_size, task_feature_lengths, decode, bar)
+
+
 def _rank_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int]], options: list[list[str]],
                 batch_size: int, lengths: Mapping[str, int], bar) -> list[str]:
     pairs = [(i, option) for i, opts in enumerate(options) for option in opts]

@@ -1,0 +1,232 @@
+"""`flan-jax eval` / `python -m flan_jax.eval.main`: evaluate a checkpoint on held-out suites.
+
+    flan-jax eval --gin_file=gin/runs/eval.gin --gin_file=gin/models/t5_1_1/small.gin \\
+      --gin.CHECKPOINT_PATH="'runs/x'" --gin.EVAL_SUITE="'flan_held_out'" \\
+      --gin.EVAL_OUTPUT_DIR="'runs/x/eval'"
+
+EVAL_SUITE: "flan_held_out" (all six: MMLU direct/CoT, BBH direct/CoT, TyDiQA, MGSM), one
+benchmark ("mmlu", "bbh_cot", ...), or any comma-separated list of tasks and mixtures (e.g.
+"synthetic_held_out" with MIXTURE_OR_TASK_MODULE='flan_jax_tasks.mixtures'). The benchmarks'
+files come from EVAL_DATA_DIRS (gin) or the environment: FLAN_JAX_MMLU_DIR,
+FLAN_JAX_MMLU_COT_FILE, FLAN_JAX_BBH_DIR, FLAN_JAX_TYDIQA_DIR, FLAN_JAX_MGSM_DIR,
+FLAN_JAX_GSM8K_TRAIN_FILE.
+
+Writes to EVAL_OUTPUT_DIR: results.json, results.md (per subtask, aggregates, the normalised
+average), predictions/*.jsonl (`flan-jax score` format) and TensorBoard scalars; prints the
+Markdown. `--dump-prompts DIR` writes the suite's exact prompts as JSON lines (subtask, index,
+inputs, targets) so other systems answer identical inputs; without CHECKPOINT_PATH it stops there.
+"""
+import argparse
+import importlib
+import json
+import logging
+import os
+import pathlib
+import sys
+from typing import Any, Mapping, Sequence
+
+from flan_jax.eval import benchmarks, evaluator
+
+HELD_OUT_MODULE = "flan_jax_tasks.held_out"
+# EVAL_DATA_DIRS keys -> the environment variables the task modules read.
+DATA_DIR_KEYS = {
+    "mmlu": benchmarks.ENV_VARS["mmlu"],
+    "mmlu_cot_file": benchmarks.MMLU_COT_FILE_ENV,
+    "bbh": benchmarks.ENV_VARS["bbh"],
+    "tydiqa": benchmarks.ENV_VARS["tydiqa"],
+    "mgsm": benchmarks.ENV_VARS["mgsm"],
+    "gsm8k_train_file": benchmarks.GSM8K_TRAIN_FILE_ENV,
+}
+
+
+def suite_names(suite: str | Sequence[str]) -> list[str]:
+    """EVAL_SUITE -> task / mixture names: "a,b" and ["a", "b"] both give ["a", "b"]."""
+    parts = suite.split(",") if isinstance(suite, str) else list(suite)
+    names = [p.strip() for p in parts if p and p.strip()]
+    if not names:
+        raise ValueError("EVAL_SUITE is empty: name 'flan_held_out', a benchmark, or tasks / mixtures.")
+    return names
+
+
+def apply_data_dirs(data_dirs: Mapping[str, str] | None) -> None:
+    """Exports EVAL_DATA_DIRS as the FLAN_JAX_* variables the task modules read at import."""
+    for key, value in (data_dirs or {}).items():
+        if key not in DATA_DIR_KEYS:
+            raise ValueError(f"EVAL_DATA_DIRS key {key!r} is unknown; use {sorted(DATA_DIR_KEYS)}.")
+        if value:
+            os.environ[DATA_DIR_KEYS[key]] = str(value)
+
+
+def import_task_modules(modules: Sequence[str]) -> None:
+    """Imports the modules that register the suite's tasks (the held-out benchmarks always)."""
+    for module in [HELD_OUT_MODULE] + [m for m in modules if m and m != HELD_OUT_MODULE]:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ImportError(f"Task module {module!r} could not be imported ({error}).") from error
+
+
+def dump_prompts(suite: str | Sequence[str], directory: str | os.PathLike, split: str | None = None) -> dict[str, int]:
+    """Writes each task's exact prompts as JSON lines; returns file name -> lines written.
+
+    Held-out benchmark tasks go to `{benchmark}.jsonl` with the keys `flan-jax score` uses
+    (subtask, index) plus inputs and targets; other tasks to `{task}.jsonl` with task, index.
+    """
+    from flan_jax.eval import held_out_tasks
+
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[dict[str, Any]]] = {}
+    for task in evaluator.expand_tasks(suite_names(suite)):
+        info = held_out_tasks.benchmark_of(task.name)
+        task_split = evaluator.evaluation_split(task, split)
+        for position, ex in enumerate(evaluator.load_examples(task, task_split)):
+            key = {"subtask": info.subtask, "index": int(ex["index"])} if info else {"task": task.name, "index": position}
+            record = {**key, "inputs": ex["inputs_pretokenized"].decode("utf-8"),
+                      "targets": ex["targets_pretokenized"].decode("utf-8")}
+            files.setdefault(info.benchmark if info else task.name, []).append(record)
+    for name, records in files.items():
+        with open(directory / f"{name}.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return {f"{name}.jsonl": len(records) for name, records in files.items()}
+
+
+def restore_params(model: Any, checkpoint_path: str, task_feature_lengths: Mapping[str, int], partitioner: Any = None):
+    """The checkpoint's parameters, placed by the partitioner's logical axis rules (default: one replica per device set).
+
+    Returns:
+      (params, step): step is the checkpoint's step directory number, or 0 when it has none.
+    """
+    import jax
+    from flax import linen as nn
+
+    from flan_jax.train import checkpoints, partitioning, trainer
+
+    partitioner = partitioner or partitioning.Partitioner()
+    input_shapes = trainer.model_input_shapes(model, task_feature_lengths, pack=False)
+    abstract_boxed = jax.eval_shape(lambda rng: model.get_initial_variables(rng, input_shapes)["params"], jax.random.PRNGKey(0))
+    _, mesh_specs = partitioner.param_specs(abstract_boxed)
+    abstract = checkpoints.abstract_like(nn.meta.unbox(abstract_boxed), partitioner.to_shardings(mesh_specs))
+    params = checkpoints.restore_params(checkpoint_path, abstract)
+    step_dir = checkpoints.find_params_directory(checkpoint_path).parent.name
+    return params, int(step_dir) if step_dir.isdigit() else 0
+
+
+def evaluate(
+    *,
+    model: Any,
+    checkpoint_path: str | None,
+    suite: str | Sequence[str],
+    output_dir: str | None,
+    task_feature_lengths: Mapping[str, int],
+    batch_size: int = 32,
+    split: str | None = None,
+    max_examples: int | None = None,
+    rank_classification: bool = False,
+    decode: evaluator.DecodeOptions = evaluator.DecodeOptions(),
+    partitioner: Any = None,
+    show_progress: bool = True,
+) -> evaluator.EvalResults:
+    """Restores CHECKPOINT_PATH, evaluates the suite, writes results, Markdown, predictions, TensorBoard.
+
+    Args:
+      model: the EncoderDecoderModel of the model gin file (MODEL).
+      checkpoint_path: a step directory, a checkpoints directory (latest step) or a MODEL_DIR.
+      suite: EVAL_SUITE (see the module docstring).
+      output_dir: EVAL_OUTPUT_DIR; None = `{checkpoint_path}/eval`.
+      task_feature_lengths: input / target (decode) lengths.
+      batch_size, split, max_examples, rank_classification, decode: see `evaluator.evaluate`.
+      partitioner: places the parameters (default: `partitioning.Partitioner()`).
+      show_progress: progress bars.
+
+    Returns:
+      The results (also written under `output_dir`).
+    """
+    from clu import metric_writers
+
+    if not checkpoint_path:
+        raise ValueError("No checkpoint to evaluate: set --gin.CHECKPOINT_PATH=\"'runs/x'\" (a MODEL_DIR, its "
+                         "checkpoints/ directory or one step directory).")
+    output_dir = output_dir or str(pathlib.Path(checkpoint_path) / "eval")
+    params, step = restore_params(model, checkpoint_path, task_feature_lengths, partitioner)
+    results = evaluator.evaluate(
+        model, params, suite_names(suite), task_feature_lengths=task_feature_lengths, batch_size=batch_size,
+        split=split, max_examples=max_examples, rank_classification=rank_classification, decode=decode,
+        progress=show_progress,
+    )
+    written = evaluator.write_results(results, output_dir)
+    writer = metric_writers.create_default_writer(output_dir, just_logging=False)
+    writer.write_scalars(step, results.scalars())
+    writer.flush()
+    writer.close()
+    print(evaluator.format_markdown(results))
+    print(f"Wrote {written['json']}, {written['markdown']} and {written['predictions']}/ (step {step}).")
+    return results
+
+
+def parse_flags(argv: Sequence[str]) -> argparse.Namespace:
+    """t5x's gin flags (`--gin.NAME=VALUE` as a binding) plus --dump-prompts."""
+    from flan_jax.train import main as train_main
+
+    parser = argparse.ArgumentParser(prog="flan-jax eval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
+    parser.add_argument("--gin_bindings", action="append", default=[], help="gin binding (repeatable)")
+    parser.add_argument("--gin_search_paths", default="", help="comma-separated directories for gin files")
+    parser.add_argument("--dump-prompts", dest="dump_prompts", default=None, metavar="DIR",
+                        help="write the suite's prompts as JSON lines to DIR (no model needed)")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+    bindings, rest = [], []
+    for arg in argv:
+        if arg.startswith("--gin.") and "=" in arg:
+            name, value = arg[len("--gin."):].split("=", 1)
+            bindings.append(f"{name} = {value}")
+        else:
+            rest.append(arg)
+    flags = parser.parse_args(rest)
+    flags.gin_bindings = list(flags.gin_bindings) + bindings
+    flags.gin_search_paths = [p for p in flags.gin_search_paths.split(",") if p] + [".", str(train_main.REPO_GIN_DIR)]
+    return flags
+
+
+def _macro(name: str, default: Any = None) -> Any:
+    import gin
+
+    try:
+        return gin.query_parameter(f"%{name}")
+    except ValueError:
+        return default
+
+
+def run(flags: argparse.Namespace) -> None:
+    from flan_jax.train import main as train_main
+
+    train_main.parse_gin(flags.gin_file, flags.gin_bindings, flags.gin_search_paths)
+    apply_data_dirs(_macro("EVAL_DATA_DIRS", {}))
+    import_task_modules([_macro("MIXTURE_OR_TASK_MODULE")])
+    if flags.dump_prompts:
+        written = dump_prompts(_macro("EVAL_SUITE"), flags.dump_prompts, _macro("EVAL_SPLIT"))
+        for name, count in written.items():
+            print(f"{pathlib.Path(flags.dump_prompts) / name}: {count} prompts")
+        if not _macro("CHECKPOINT_PATH"):
+            return
+    from flan_jax import gin_configurables
+
+    gin_configurables.evaluate(show_progress=not flags.no_progress)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `flan-jax eval`; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run(parse_flags(argv))
+    except (ValueError, FileNotFoundError, ImportError, benchmarks.DataError) as error:
+        logging.debug("Evaluation stopped", exc_info=True)
+        print(f"flan-jax eval: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""`flan-jax eval` pieces that need no model: suites, data directories, --dump-prompts; infer's I/O."""
+import io
+import json
+import os
+
+import pytest
+
+from flan_jax.eval import benchmarks, held_out_tasks, infer, main
+
+
+def test_suite_names():
+    assert main.suite_names("flan_held_out") == ["flan_held_out"]
+    assert main.suite_names("mmlu, bbh_cot") == ["mmlu", "bbh_cot"]
+    assert main.suite_names(["a", "b"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="EVAL_SUITE is empty"):
+        main.suite_names(" , ")
+
+
+def test_data_dirs_become_environment_variables(monkeypatch):
+    monkeypatch.setenv("FLAN_JAX_BBH_DIR", "/before")  # restored (to unset) after the test
+    main.apply_data_dirs({"bbh": "/data/bbh"})
+    assert os.environ["FLAN_JAX_BBH_DIR"] == "/data/bbh"
+    with pytest.raises(ValueError, match="EVAL_DATA_DIRS key 'bigbench'"):
+        main.apply_data_dirs({"bigbench": "/x"})
+
+
+def test_dump_prompts_are_the_exact_prompts(clean_registries, data_dirs, tmp_path):
+    held_out_tasks.register_benchmark("bbh_cot", data_dirs["bbh"])
+    held_out_tasks.register_benchmark("tydiqa", data_dirs["tydiqa"])
+    written = main.dump_prompts("bbh_cot_navigate,tydiqa_swahili", tmp_path)
+    assert written == {"bbh_cot.jsonl": 250, "tydiqa.jsonl": 499}
+    records = [json.loads(line) for line in (tmp_path / "bbh_cot.jsonl").read_text().splitlines()]
+    expected = benchmarks.bbh_examples("navigate", data_dirs["bbh"], cot=True)
+    assert [(r["subtask"], r["index"], r["inputs"], r["targets"]) for r in records] == [
+        (e.subtask, e.index, e.inputs, e.targets) for e in expected
+    ]
+
+
+def test_infer_reads_inputs_and_answers_interactively(tmp_path):
+    good = tmp_path / "in.jsonl"
+    good.write_text('{"inputs": "hello", "id": 7}\n\n{"inputs": "bye"}\n')
+    assert infer.read_inputs(str(good)) == [{"inputs": "hello", "id": 7}, {"inputs": "bye"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"inputs": "ok"}\n{"text": "no inputs"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2"):
+        infer.read_inputs(str(bad))
+    stdout = io.StringIO()
+    count = infer.interactive(lambda texts: [t.upper() for t in texts], io.StringIO("abc\nxyz\n\nignored\n"), stdout)
+    assert count == 2 and stdout.getvalue() == "> ABC\n> XYZ\n> "
