@@ -1,0 +1,12 @@
+"""The flan-jax task collection, installed as `flan_jax_tasks` (a bare `tasks` would collide).
+
+Registration only: each module registers seqio tasks through `flan_jax.data.registry` when
+imported, as t5x expects of MIXTURE_OR_TASK_MODULE, and exposes `register(...) -> list[str]` for
+tests (which empty the registries first).
+
+  synthetic      generated task families in clusters; offline, the default suite
+  flan2021, t0, niv2, cot, dialog   the Flan 2022 collections (data from TFDS / HF / files)
+  held_out       MMLU, BBH, TyDiQA, MGSM evaluation tasks
+  mixtures       flan2022, synthetic_train, synthetic_held_out, ...
+  all            every module above: the whole collection in one import
+"""

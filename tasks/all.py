@@ -14,10 +14,7 @@ MODULES = (
     "flan_jax_tasks.niv2",
     "flan_jax_tasks.cot",
     "flan_jax_tasks.dialog",
-    "flan_jax_tasks.held_out.mmlu",
-    "flan_jax_tasks.held_out.bbh",
-    "flan_jax_tasks.held_out.tydiqa",
-    "flan_jax_tasks.held_out.mgsm",
+    "flan_jax_tasks.held_out",  # MMLU, BBH, TyDiQA, MGSM and the flan_held_out suite
     "flan_jax_tasks.mixtures",
 )
 

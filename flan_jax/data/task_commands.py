@@ -124,6 +124,8 @@ def _train_examples(rows: Sequence[registry.TaskInfo]) -> str:
             unknown += 1
         else:
             total += count
+    if unknown == len(seen):
+        return "?"
     return f"{total:,}" + (f" (+{unknown}?)" if unknown else "")
 
 
