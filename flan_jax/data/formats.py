@@ -134,6 +134,7 @@ def render_example(
     exemplar_pool: Sequence[Mapping[str, Any]] = (),
     few_shot: FewShotConfig = FewShotConfig(),
     length_fn: Callable[[str], int] = lambda s: len(s.encode("utf-8")),
+    exemplar_keys: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Renders one example in one format.
 
@@ -150,6 +151,8 @@ def render_example(
         exact copies of it are never chosen.
       few_shot: few-shot settings.
       length_fn: string length in vocabulary tokens, for pruning exemplars.
+      exemplar_keys: `example_key` of each pool entry, when the caller has them (they cost a
+        hash per entry per example otherwise).
 
     Returns:
       {"inputs", "targets", "template_idx", "num_exemplars"}.
@@ -163,7 +166,8 @@ def render_example(
     inputs, targets = templates_lib.render(template, fields, template_set, style, task_name)
     num_exemplars = 0
     if fmt.few_shot:
-        candidates = [e for e in exemplar_pool if example_key(e) != key]
+        keys = exemplar_keys if exemplar_keys is not None else [example_key(e) for e in exemplar_pool]
+        candidates = [e for e, k in zip(exemplar_pool, keys) if k != key]
         rng = random.Random(templates_lib.stable_hash(task_name, seed, key, "exemplars"))
         chosen = rng.sample(candidates, min(few_shot.num_exemplars, len(candidates)))
         rendered = [templates_lib.render(template, e, template_set, style, task_name) for e in chosen]
@@ -257,6 +261,7 @@ class TemplatedSource(seqio.DataSource):
         self.few_shot = few_shot
         self.length_fn = length_fn
         self._exemplar_pool: list[dict[str, Any]] | None = None
+        self._exemplar_keys: list[int] = []
 
     @property
     def supports_arbitrary_sharding(self) -> bool:
@@ -285,6 +290,7 @@ class TemplatedSource(seqio.DataSource):
                 pool.append(fields)
                 if len(pool) >= self.few_shot.pool_size:
                     break
+            self._exemplar_keys = [example_key(e) for e in pool]
             self._exemplar_pool = pool
         return self._exemplar_pool
 
@@ -299,6 +305,7 @@ class TemplatedSource(seqio.DataSource):
             exemplar_pool=self.exemplar_pool() if self.fmt.few_shot else (),
             few_shot=self.few_shot,
             length_fn=self.length_fn,
+            exemplar_keys=self._exemplar_keys if self.fmt.few_shot else None,
         )
         return {
             "inputs": rendered["inputs"],
