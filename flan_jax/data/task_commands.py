@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence, TextIO
 
 import seqio
 
-from flan_jax.data import pipeline, registry
+from flan_jax.data import formats, pipeline, registry
 
 DEFAULT_MODULES = ("flan_jax_tasks.all",)
 
@@ -52,7 +52,7 @@ def examples(name: str, num: int, split: str) -> Iterator[dict[str, Any]]:
         for key, value in example.items():
             if key in ("inputs", "targets"):
                 continue  # token ids; the strings follow
-            out[key] = value.decode("utf-8") if isinstance(value, bytes) else _plain(value)
+            out[key] = formats.to_python(value)
         out["inputs"] = out.pop("inputs_pretokenized", None) or _decode(task, "inputs", example)
         out["targets"] = out.pop("targets_pretokenized", None) or _decode(task, "targets", example)
         yield out
@@ -60,10 +60,6 @@ def examples(name: str, num: int, split: str) -> Iterator[dict[str, Any]]:
 
 def _decode(task: seqio.Task, feature: str, example: dict) -> str:
     return task.output_features[feature].vocabulary.decode(example[feature].tolist())
-
-
-def _plain(value: Any) -> Any:
-    return value.tolist() if hasattr(value, "tolist") else value
 
 
 def show(name: str, num: int, split: str, as_json: bool, out: TextIO) -> None:

@@ -83,3 +83,20 @@ def test_missing_module_is_a_clear_error(clean_registries):
 def test_default_module_registers_the_whole_collection(capsys):
     assert task_commands.main(["list", "--collection", "synthetic"]) == 0
     assert len(capsys.readouterr().out.split()) >= 2 * len(synthetic.FAMILIES)
+
+
+def test_show_json_decodes_list_features(clean_registries, capsys):
+    import tensorflow as tf
+
+    def dataset_fn(split, shuffle_files):
+        del split, shuffle_files
+        return tf.data.Dataset.from_tensors({"inputs": "Pick one", "targets": "b", "options": ["a", "b"]})
+
+    vocab = seqio.ByteVocabulary()
+    seqio.TaskRegistry.add(
+        "listy", source=seqio.FunctionDataSource(dataset_fn, splits=["test"]),
+        preprocessors=[seqio.preprocessors.tokenize],
+        output_features={"inputs": seqio.Feature(vocab), "targets": seqio.Feature(vocab)})
+    assert task_commands.main(["show", "listy", "--split", "test", "--json", *MODULE]) == 0
+    example = json.loads(capsys.readouterr().out)
+    assert example == {"task": "listy", "options": ["a", "b"], "inputs": "Pick one", "targets": "b"}
