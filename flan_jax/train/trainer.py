@@ -1,0 +1,496 @@
+"""Train state, the pure train / eval steps, and the training loop.
+
+The loop, in order: check MODEL_DIR and the task -> mesh and shardings (eval_shape -> specs ->
+jitted init) -> restore (resume, or INITIAL_CHECKPOINT_PATH) -> one jitted, donating train step
+-> for each step: host batch -> global array -> step; every few steps pull metrics, check they
+are finite, write them; checkpoint on the period. Everything the loop needs is an argument, so
+tests and gin supply the same collaborators.
+"""
+import dataclasses
+import functools
+import logging
+import math
+import time
+from typing import Any, Callable, Iterator, Mapping, Protocol
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import seqio
+from clu import metric_writers
+from etils import epath
+
+from flan_jax.data import pipeline
+from flan_jax.train import checkpoints, optimizers, partitioning
+
+PyTree = Any
+Batch = Mapping[str, jax.Array]
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything that changes during training; an immutable pytree.
+
+    Attributes:
+      step: number of updates applied so far (int32 scalar).
+      params: plain (unboxed) parameter arrays.
+      opt_state: the optax optimizer state.
+    """
+
+    step: jax.Array
+    params: PyTree
+    opt_state: optax.OptState
+
+
+class Model(Protocol):
+    """What the trainer needs from `flan_jax.models.model.EncoderDecoderModel`."""
+
+    FEATURE_CONVERTER_CLS: type[seqio.FeatureConverter]
+
+    def get_initial_variables(self, rng: jax.Array, input_shapes: Mapping[str, tuple], input_types=None) -> PyTree: ...
+
+    def loss_fn(self, params: PyTree, batch: Batch, dropout_rng: jax.Array | None) -> tuple[jax.Array, Mapping[str, jax.Array]]: ...
+
+
+class BatchesFn(Protocol):
+    """`pipeline.train_batches`: per-host numpy batches from `start_step` on."""
+
+    def __call__(
+        self, config: pipeline.DatasetConfig, feature_converter: seqio.FeatureConverter, start_step: int, shard_info: seqio.ShardInfo | None
+    ) -> Iterator[Mapping[str, np.ndarray]]: ...
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss, gradients or parameters became non-finite."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure steps.
+
+
+def train_step(
+    state: TrainState,
+    batch: Batch,
+    dropout_base_rng: jax.Array,
+    *,
+    loss_fn: optimizers.LossFn,
+    optimizer: optax.GradientTransformation,
+    learning_rate_schedule: optimizers.LearningRateSchedule,
+    num_microbatches: int = 1,
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One update. The dropout key is fold_in(base, step), so a resumed run draws the same keys.
+
+    Returns:
+      (new state, metrics): the model's raw sums (cross_entropy_sum, z_loss_sum,
+      correct_tokens, weight_sum), its loss, the learning rate used, and the global norms of the
+      gradients and the new parameters (their finiteness is checked on the host).
+    """
+    dropout_rng = jax.random.fold_in(dropout_base_rng, state.step)
+    loss, grads, aux = optimizers.accumulate_gradients(
+        loss_fn, state.params, batch, dropout_rng, num_microbatches
+    )
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {
+        "loss": loss,
+        **aux,
+        "learning_rate": learning_rate_schedule(state.step),
+        "grad_norm": optax.global_norm(grads),
+        "param_norm": optax.global_norm(params),
+    }
+    return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+
+def eval_step(params: PyTree, batch: Batch, *, loss_fn: optimizers.LossFn) -> dict[str, jax.Array]:
+    """Loss and raw sums of one batch without dropout."""
+    loss, aux = loss_fn(params, batch, None)
+    return {"loss": loss, **aux}
+
+
+def summarize_metrics(sums: Mapping[str, float]) -> dict[str, float]:
+    """Raw sums (over steps, micro-batches and hosts) -> per-token averages."""
+    tokens = max(float(sums["weight_sum"]), 1.0)
+    summary = {
+        "cross_entropy": float(sums["cross_entropy_sum"]) / tokens,
+        "z_loss": float(sums["z_loss_sum"]) / tokens,
+        "accuracy": float(sums["correct_tokens"]) / tokens,
+    }
+    summary["loss_per_token"] = summary["cross_entropy"] + summary["z_loss"]
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup helpers.
+
+
+def check_model_dir(model_dir: str) -> epath.Path:
+    """Creates MODEL_DIR and proves it writable before anything is compiled."""
+    path = epath.Path(model_dir)
+    probe = path / ".write_test"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise PermissionError(
+            f"MODEL_DIR {model_dir!r} is not writable ({error.__class__.__name__}: {error}); set "
+            "--gin.MODEL_DIR to a directory you can write."
+        ) from error
+    return path
+
+
+def count_truncated(
+    mixture_or_task_name: str,
+    task_feature_lengths: Mapping[str, int],
+    split: str = "train",
+    max_examples: int = 256,
+    max_tasks: int = 8,
+) -> dict[str, int]:
+    """How many of the first examples are longer than TASK_FEATURE_LENGTHS (and get truncated).
+
+    Reads up to `max_examples` untrimmed examples spread over at most `max_tasks` of the
+    mixture's tasks (a quick look, not a census: FLAN mixtures hold ~1,800 tasks).
+
+    Returns:
+      {"examples": checked, "<feature>": number longer than its length, ...}.
+    """
+    root = pipeline.get_mixture_or_task(mixture_or_task_name)
+    tasks = list(root.tasks if isinstance(root, seqio.Mixture) else [root])[:max_tasks]
+    per_task = max(1, max_examples // max(len(tasks), 1))
+    counts = {"examples": 0, **{key: 0 for key in task_feature_lengths}}
+    for task in tasks:
+        try:
+            dataset = task.get_dataset(
+                sequence_length=dict(task_feature_lengths), split=split, shuffle=False,
+                num_epochs=1, trim_output_features=False,
+            )
+            for example in dataset.take(per_task).as_numpy_iterator():
+                counts["examples"] += 1
+                for key, length in task_feature_lengths.items():
+                    if key in example and len(example[key]) > length:
+                        counts[key] += 1
+        except Exception as error:  # a task without this split must not stop training
+            logging.warning("Skipping the length check of task %s: %s", task.name, error)
+    return counts
+
+
+def _warn_truncation(config: pipeline.DatasetConfig, max_examples: int) -> dict[str, int]:
+    counts = count_truncated(config.mixture_or_task_name, config.task_feature_lengths, config.split, max_examples)
+    long = {k: v for k, v in counts.items() if k != "examples" and v}
+    if long:
+        logging.warning(
+            "%s of the first %d examples of %s are longer than TASK_FEATURE_LENGTHS=%s and will be "
+            "truncated; raise TASK_FEATURE_LENGTHS if that loses answers.",
+            ", ".join(f"{v} {k}" for k, v in long.items()), counts["examples"],
+            config.mixture_or_task_name, dict(config.task_feature_lengths),
+        )
+    return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class StateLayout:
+    """Abstract state, its shardings and the parameters' logical and mesh specs."""
+
+    abstract_state: TrainState
+    shardings: TrainState
+    logical_specs: PyTree
+    mesh_specs: PyTree
+
+
+def model_input_shapes(model: Model, task_feature_lengths: Mapping[str, int], pack: bool) -> dict[str, tuple[int, int]]:
+    """Shapes of the model features for initialisation (batch 1: parameters do not depend on it)."""
+    converter = model.FEATURE_CONVERTER_CLS(pack=pack)
+    lengths = converter.get_model_feature_lengths(dict(task_feature_lengths))
+    return {name: (1, length) for name, length in lengths.items()}
+
+
+def state_layout(
+    model: Model,
+    optimizer: optax.GradientTransformation,
+    partitioner: partitioning.Partitioner,
+    input_shapes: Mapping[str, tuple[int, int]],
+) -> StateLayout:
+    """Shapes first (eval_shape), then shardings from the logical axis rules."""
+    abstract_boxed = jax.eval_shape(lambda rng: model.get_initial_variables(rng, input_shapes)["params"], jax.random.PRNGKey(0))
+    logical, param_specs = partitioner.param_specs(abstract_boxed)
+    abstract_params = nn.meta.unbox(abstract_boxed)
+    abstract_opt = jax.eval_shape(optimizer.init, abstract_params)
+    opt_specs = partitioning.optimizer_state_specs(abstract_opt, abstract_params, param_specs)
+    abstract_state = TrainState(step=jax.ShapeDtypeStruct((), jnp.int32), params=abstract_params, opt_state=abstract_opt)
+    specs = TrainState(step=jax.sharding.PartitionSpec(), params=param_specs, opt_state=opt_specs)
+    return StateLayout(abstract_state, partitioner.to_shardings(specs), logical, param_specs)
+
+
+def init_state(
+    model: Model,
+    optimizer: optax.GradientTransformation,
+    layout: StateLayout,
+    input_shapes: Mapping[str, tuple[int, int]],
+    rng: jax.Array,
+) -> TrainState:
+    """A fresh state, created already sharded (jitted init with out_shardings)."""
+
+    def init(rng):
+        params = nn.meta.unbox(model.get_initial_variables(rng, input_shapes)["params"])
+        return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params))
+
+    return jax.jit(init, out_shardings=layout.shardings)(rng)
+
+
+def restore_or_init_state(
+    model: Model,
+    optimizer: optax.GradientTransformation,
+    layout: StateLayout,
+    input_shapes: Mapping[str, tuple[int, int]],
+    rng: jax.Array,
+    manager: checkpoints.CheckpointManager,
+    initial_checkpoint_path: str | None = None,
+) -> TrainState:
+    """Resume from MODEL_DIR's latest checkpoint, else start from INITIAL_CHECKPOINT_PATH's
+    parameters (step 0, fresh optimizer), else from a random initialisation."""
+    latest = manager.latest_step()
+    abstract = jax.tree.map(
+        lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), layout.abstract_state, layout.shardings
+    )
+    if latest is not None:
+        logging.info("Resuming from the checkpoint at step %d in %s", latest, manager.directory)
+        items = manager.restore(latest, {checkpoints.PARAMS_ITEM: abstract.params, checkpoints.OPT_STATE_ITEM: abstract.opt_state})
+        step = jax.device_put(jnp.asarray(latest, jnp.int32), layout.shardings.step)
+        return TrainState(step=step, params=items[checkpoints.PARAMS_ITEM], opt_state=items[checkpoints.OPT_STATE_ITEM])
+    state = init_state(model, optimizer, layout, input_shapes, rng)
+    if initial_checkpoint_path:
+        params = checkpoints.restore_params(initial_checkpoint_path, abstract.params)
+        opt_state = jax.jit(optimizer.init, out_shardings=layout.shardings.opt_state)(params)
+        state = state.replace(params=params, opt_state=opt_state)
+    return state
+
+
+def _items(state: TrainState) -> dict[str, PyTree]:
+    return {checkpoints.PARAMS_ITEM: state.params, checkpoints.OPT_STATE_ITEM: state.opt_state}
+
+
+class _MetricsBuffer:
+    """Per-step device metrics, pulled to the host in one transfer when logging or saving.
+
+    Pulling each step would stall the asynchronous dispatch; pulling before every checkpoint
+    still guarantees that no non-finite state is ever saved.
+    """
+
+    def __init__(self):
+        self._pending: list[tuple[int, dict[str, jax.Array], int]] = []
+
+    def add(self, step: int, metrics: dict[str, jax.Array], input_tokens: int) -> None:
+        self._pending.append((step, metrics, input_tokens))
+
+    def pull(self) -> list[tuple[int, dict[str, float], int]]:
+        pending, self._pending = self._pending, []
+        host = jax.device_get([m for _, m, _ in pending])
+        for (step, _, _), values in zip(pending, host):
+            bad = [k for k in ("loss", "grad_norm", "param_norm") if not math.isfinite(float(values[k]))]
+            if bad:
+                raise TrainingDivergedError(
+                    f"Training diverged at step {step}: {', '.join(bad)} became non-finite "
+                    f"({ {k: float(values[k]) for k in bad} }). Lower LEARNING_RATE or check the data."
+                )
+        return [(step, {k: float(v) for k, v in values.items()}, n) for (step, _, n), values in zip(pending, host)]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What a finished run reports (the state itself stays on the devices)."""
+
+    state: TrainState
+    first_metrics: dict[str, float]
+    last_metrics: dict[str, float]
+    start_step: int
+
+
+def train(
+    *,
+    model: Model,
+    partitioner: partitioning.Partitioner,
+    train_dataset: pipeline.DatasetConfig,
+    learning_rate_schedule: optimizers.LearningRateSchedule,
+    train_steps: int,
+    model_dir: str,
+    make_optimizer: Callable[[optimizers.LearningRateSchedule], optax.GradientTransformation] = optimizers.adafactor,
+    checkpoint_config: checkpoints.CheckpointConfig = checkpoints.CheckpointConfig(),
+    initial_checkpoint_path: str | None = None,
+    num_microbatches: int = 1,
+    eval_dataset: pipeline.DatasetConfig | None = None,
+    eval_period: int = 1000,
+    eval_steps: int = 10,
+    log_period: int = 10,
+    seed: int = 0,
+    truncation_check_examples: int = 256,
+    get_batches: BatchesFn = pipeline.train_batches,
+    operative_config: Callable[[], str] | None = None,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Trains `model` to step `train_steps`, resuming from MODEL_DIR's checkpoints if there are any.
+
+    Args:
+      model: an EncoderDecoderModel (loss_fn over raw sums, get_initial_variables).
+      partitioner: the mesh and logical axis rules.
+      train_dataset: mixture/task, lengths, global batch size, packing.
+      learning_rate_schedule: step -> learning rate (also logged).
+      train_steps: the total number of steps (t5x TRAIN_STEPS; a resumed run stops there too).
+      model_dir: where checkpoints, TensorBoard events, config.gin and the parameter table go.
+      make_optimizer: schedule -> optax transformation (default: t5x's Adafactor).
+      checkpoint_config: CHECKPOINT_PERIOD and how many to keep.
+      initial_checkpoint_path: parameters to start from when MODEL_DIR has no checkpoint.
+      num_microbatches: split each batch into this many sequential micro-batches.
+      eval_dataset: optional held-out split for loss/accuracy every `eval_period` steps.
+      eval_period: t5x EVAL_PERIOD.
+      eval_steps: batches per evaluation.
+      log_period: steps between metric writes (and finiteness checks).
+      seed: seeds initialisation and dropout.
+      truncation_check_examples: examples to check for truncation up front (0 skips).
+      get_batches: the training stream (default `pipeline.train_batches`).
+      operative_config: returns the gin config to save as MODEL_DIR/config.gin.
+      show_progress: draw a tqdm progress bar.
+
+    Returns:
+      The final state and the first and last logged metrics.
+
+    Raises:
+      PermissionError: MODEL_DIR is not writable.
+      ValueError: unknown task, batch size that does not split over the mesh, bad shardings.
+      TrainingDivergedError: a non-finite loss; the checkpoints written before it are intact.
+    """
+    # Validate everything cheap before compiling anything.
+    optimizer = make_optimizer(learning_rate_schedule)
+    model_path = check_model_dir(model_dir)
+    pipeline.get_mixture_or_task(train_dataset.mixture_or_task_name)
+    partitioner.check_batch_size(train_dataset.batch_size, num_microbatches)
+    if truncation_check_examples and jax.process_index() == 0:
+        _warn_truncation(train_dataset, truncation_check_examples)
+
+    input_shapes = model_input_shapes(model, train_dataset.task_feature_lengths, train_dataset.pack)
+    layout = state_layout(model, optimizer, partitioner, input_shapes)
+    init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
+    manager = checkpoints.CheckpointManager(checkpoints.checkpoint_directory(model_path), checkpoint_config)
+    state = restore_or_init_state(model, optimizer, layout, input_shapes, init_rng, manager, initial_checkpoint_path)
+    start_step = int(state.step)
+
+    is_chief = jax.process_index() == 0
+    if is_chief:
+        table = partitioning.describe_parameters(layout.abstract_state.params, layout.logical_specs, layout.mesh_specs, partitioner.mesh)
+        (model_path / "parameters.txt").write_text(table + "\n")
+        if operative_config is not None:
+            (model_path / "config.gin").write_text(operative_config())
+    writer = metric_writers.create_default_writer(str(model_path), just_logging=not is_chief, asynchronous=False)
+
+    replicated = partitioner.replicated()
+    step_fn = jax.jit(
+        functools.partial(
+            train_step, loss_fn=model.loss_fn, optimizer=optimizer,
+            learning_rate_schedule=learning_rate_schedule, num_microbatches=num_microbatches,
+        ),
+        in_shardings=(layout.shardings, partitioner.batch_sharding(), replicated),
+        out_shardings=(layout.shardings, replicated),
+        donate_argnums=(0,),
+    )
+    feature_converter = model.FEATURE_CONVERTER_CLS(pack=train_dataset.pack)
+    batches = get_batches(train_dataset, feature_converter, start_step, pipeline.host_shard_info())
+
+    buffer = _MetricsBuffer()
+    first, last = {}, {}
+    window_start = time.perf_counter()
+    progress = _progress_bar(start_step, train_steps, show_progress and is_chief)
+
+    def flush(step: int) -> None:
+        nonlocal first, last, window_start
+        pulled = buffer.pull()
+        if not pulled:
+            return
+        sums = {k: sum(m[k] for _, m, _ in pulled) for k in pulled[0][1]}
+        seconds = max(time.perf_counter() - window_start, 1e-9)
+        scalars = {f"train/{k}": v for k, v in summarize_metrics(sums).items()}
+        scalars["train/loss"] = sums["loss"] / len(pulled)
+        scalars["train/learning_rate"] = pulled[-1][1]["learning_rate"]
+        scalars["train/grad_norm"] = pulled[-1][1]["grad_norm"]
+        scalars["train/param_norm"] = pulled[-1][1]["param_norm"]
+        scalars["timing/steps_per_second"] = len(pulled) / seconds
+        scalars["timing/target_tokens_per_second"] = sums["weight_sum"] / seconds
+        scalars["timing/tokens_per_second"] = sum(n for _, _, n in pulled) / seconds
+        writer.write_scalars(step, scalars)
+        last = {k.split("/", 1)[1]: v for k, v in scalars.items()}
+        if not first:
+            first = dict(last)
+        progress.set_postfix(loss=f"{last['loss_per_token']:.4f}", acc=f"{last['accuracy']:.3f}")
+        window_start = time.perf_counter()
+
+    try:
+        for step in range(start_step + 1, train_steps + 1):
+            host_batch = next(batches)
+            input_tokens = int(np.count_nonzero(host_batch["encoder_input_tokens"]) + np.count_nonzero(host_batch["decoder_target_tokens"]))
+            batch = partitioner.host_local_to_global(host_batch)
+            state, metrics = step_fn(state, batch, dropout_rng)
+            buffer.add(step, metrics, input_tokens * jax.process_count())
+            progress.update(1)
+            saving_now = step % checkpoint_config.period == 0 or step == train_steps
+            if step % log_period == 0 or saving_now or step == start_step + 1:
+                flush(step)  # raises before a non-finite state can be saved
+            if saving_now:
+                manager.save(step, _items(state), force=step == train_steps)
+            if eval_dataset is not None and step % eval_period == 0:
+                evaluate_loss(model, state.params, eval_dataset, partitioner, eval_steps, writer, step)
+        flush(train_steps)
+    except TrainingDivergedError as error:
+        manager.wait_until_finished()
+        latest = manager.latest_step()
+        kept = (
+            f"The last good checkpoint is step {latest} in {manager.directory}; rerunning resumes from it."
+            if latest is not None else "No checkpoint was written before it."
+        )
+        raise TrainingDivergedError(f"{error} {kept}") from None
+    finally:
+        progress.close()
+        manager.wait_until_finished()
+        manager.close()
+        writer.flush()
+    return TrainResult(state=state, first_metrics=first, last_metrics=last, start_step=start_step)
+
+
+def evaluate_loss(
+    model: Model,
+    params: PyTree,
+    config: pipeline.DatasetConfig,
+    partitioner: partitioning.Partitioner,
+    num_batches: int,
+    writer: metric_writers.MetricWriter | None = None,
+    step: int = 0,
+) -> dict[str, float]:
+    """Teacher-forced loss and token accuracy over up to `num_batches` batches of `config`."""
+    converter = model.FEATURE_CONVERTER_CLS(pack=config.pack)
+    dataset = pipeline.get_dataset(config, pipeline.host_shard_info(), converter, num_epochs=1)
+    fn = _jitted_eval_step(model.loss_fn, partitioner)
+    sums = None
+    per_host = config.batch_size // jax.process_count()
+    for host_batch in dataset.take(num_batches).as_numpy_iterator():
+        if len(host_batch["decoder_target_tokens"]) != per_host:
+            break  # a last partial batch would not split over the mesh
+        values = jax.device_get(fn(params, partitioner.host_local_to_global(host_batch)))
+        sums = values if sums is None else jax.tree.map(np.add, sums, values)
+    if sums is None:
+        logging.warning("No full evaluation batch in %s/%s", config.mixture_or_task_name, config.split)
+        return {}
+    summary = summarize_metrics(sums)
+    if writer is not None:
+        writer.write_scalars(step, {f"eval/{k}": v for k, v in summary.items()})
+    return summary
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted_eval_step(loss_fn: optimizers.LossFn, partitioner: partitioning.Partitioner):
+    return jax.jit(functools.partial(eval_step, loss_fn=loss_fn), out_shardings=partitioner.replicated())
+
+
+def _progress_bar(start: int, total: int, enabled: bool):
+    import tqdm
+
+    return tqdm.tqdm(total=total, initial=start, disable=not enabled, desc="train", unit="step", dynamic_ncols=True)
