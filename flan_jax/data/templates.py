@@ -284,13 +284,19 @@ def render(
             f"Task {task_name!r}: an example lacks field {e} used by template {template}; "
             f"its fields are {sorted(fields)}."
         ) from e
-    if block and "{" + OPTIONS_PLACEHOLDER + "}" not in template.inputs:
+    has_placeholder = "{" + OPTIONS_PLACEHOLDER + "}" in template.inputs
+    if block and not has_placeholder:
         inputs = f"{inputs.rstrip()}\n\n{block}"
-    return _tidy(inputs), targets.strip()
+    # Only an emptied placeholder's blank lines are tidied; the example's own text is kept.
+    inputs = _tidy(inputs) if has_placeholder and not block else inputs.strip()
+    return inputs, targets.strip()
 
 
 def _tidy(text: str) -> str:
-    """Strips the blank lines an empty `{options_}` leaves behind (the "noopt" formats)."""
+    """Strips the blank lines an empty `{options_}` leaves behind (the "noopt" formats).
+
+    Collapses runs of blank lines and trailing spaces, so it is applied only to such inputs.
+    """
     lines = text.strip().split("\n")
     out = []
     for line in lines:

@@ -126,3 +126,9 @@ def test_stable_hash_is_fixed_across_processes():
 def test_letters_limited_to_26_options():
     with pytest.raises(ValueError, match="26"):
         T.letter_for(26)
+
+
+def test_example_text_is_kept_verbatim_when_no_placeholder_is_emptied():
+    spec = T.TemplateSet(templates=[T.Template("Fix this code:\n{code}", "{answer}")])
+    code = "def f():  \n\n\n    return 1"
+    assert T.render(spec.templates[0], {"code": code, "answer": "ok"}, spec, None)[0] == f"Fix this code:\n{code}"
