@@ -28,7 +28,7 @@ import jax
 import numpy as np
 import seqio
 
-from flan_jax.eval import held_out_tasks, metrics, report
+from flan_jax.eval import benchmarks, held_out_tasks, metrics, report
 
 Batch = dict[str, np.ndarray]
 
@@ -365,8 +365,6 @@ def evaluate_task(
 
 def summarize_benchmarks(task_results: Sequence[TaskResult]) -> dict[str, report.BenchmarkSummary]:
     """Per benchmark: its subtasks' scores aggregated as `flan-jax score` does."""
-    from flan_jax.eval import benchmarks
-
     grouped: dict[str, dict[str, TaskResult]] = {}
     directories = {}
     for r in task_results:
@@ -424,7 +422,10 @@ def evaluate(
             raise ValueError(f"task_feature_lengths needs {key!r} (got {dict(task_feature_lengths)}).")
     steps = _steps(model, decode)
     results = {}
-    for task in expand_tasks(names):
+    tasks = expand_tasks(names)
+    for position, task in enumerate(tasks):
+        if progress:
+            logging.info("Evaluating %s (%d/%d)", task.name, position + 1, len(tasks))
         results[task.name] = evaluate_task(
             model, params, task, task_feature_lengths=task_feature_lengths, batch_size=batch_size, split=split,
             max_examples=max_examples, rank_classification=rank_classification, decode=decode,
