@@ -7,7 +7,8 @@
 Flags as in t5x: `--gin_file` (repeatable; resolved against `--gin_search_paths`, which
 include the repository's gin/ directory), `--gin_bindings` and `--gin.NAME=VALUE` (the same as
 `--gin_bindings=NAME=VALUE`). MIXTURE_OR_TASK_MODULE, if set, is imported before training so its
-tasks are registered. Multi-host: `--coordinator_address/--num_processes/--process_id`, or
+tasks are registered; with EVAL_AFTER_TRAINING = True the `evaluate` bindings (flan-jax eval's)
+run on the final checkpoint. Multi-host: `--coordinator_address/--num_processes/--process_id`, or
 `--distributed` to let `jax.distributed.initialize()` read SLURM / TPU settings.
 """
 import argparse
@@ -66,12 +67,7 @@ def parse_gin(gin_files: Sequence[str], gin_bindings: Sequence[str], search_path
 
 def import_task_module() -> str | None:
     """Imports MIXTURE_OR_TASK_MODULE (t5x's DatasetConfig.module) so its tasks register."""
-    import gin
-
-    try:
-        module = gin.query_parameter("%MIXTURE_OR_TASK_MODULE")
-    except ValueError:
-        return None
+    module = _macro("MIXTURE_OR_TASK_MODULE")
     if module:
         try:
             importlib.import_module(module)
@@ -88,6 +84,9 @@ def run(flags: argparse.Namespace) -> None:
     import gin
     import jax
 
+    if flags.coordinator_address or flags.distributed:
+        # CPU processes need a collectives backend to talk to each other; accelerators ignore it.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if flags.coordinator_address:
         jax.distributed.initialize(
             coordinator_address=flags.coordinator_address, num_processes=flags.num_processes, process_id=flags.process_id
@@ -105,6 +104,31 @@ def run(flags: argparse.Namespace) -> None:
             f"loss per target token: first {first['loss_per_token']:.4f} -> last {last['loss_per_token']:.4f} "
             f"(token accuracy {first['accuracy']:.3f} -> {last['accuracy']:.3f}) at step {int(result.state.step)}"
         )
+    if _macro("EVAL_AFTER_TRAINING", False):
+        evaluate_after_training(show_progress=not flags.no_progress)
+
+
+def evaluate_after_training(show_progress: bool = True):
+    """Runs `flan-jax eval`'s `evaluate` as bound in the gin files (e.g. gin/runs/demo.gin).
+
+    It restores the checkpoint just written (bind `evaluate.checkpoint_path = %MODEL_DIR`), so it
+    evaluates exactly what a later `flan-jax eval` would.
+    """
+    from flan_jax import gin_configurables
+
+    evaluate = getattr(gin_configurables, "evaluate", None)
+    if evaluate is None:
+        raise ImportError("EVAL_AFTER_TRAINING is set but no `evaluate` configurable is registered in flan_jax.gin_configurables.")
+    return evaluate(show_progress=show_progress)
+
+
+def _macro(name: str, default=None):
+    import gin
+
+    try:
+        return gin.query_parameter(f"%{name}")
+    except ValueError:
+        return default
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -163,9 +163,9 @@ def count_truncated(
     counts = {"examples": 0, **{key: 0 for key in task_feature_lengths}}
     for task in tasks:
         try:
+            # No sequence_length: preprocessors such as append_eos_after_trim would trim to it.
             dataset = task.get_dataset(
-                sequence_length=dict(task_feature_lengths), split=split, shuffle=False,
-                num_epochs=1, trim_output_features=False,
+                sequence_length=None, split=split, shuffle=False, num_epochs=1, trim_output_features=False
             )
             for example in dataset.take(per_task).as_numpy_iterator():
                 counts["examples"] += 1
@@ -268,6 +268,27 @@ def restore_or_init_state(
     return state
 
 
+def jit_train_step(
+    model: Model,
+    optimizer: optax.GradientTransformation,
+    learning_rate_schedule: optimizers.LearningRateSchedule,
+    layout: StateLayout,
+    partitioner: partitioning.Partitioner,
+    num_microbatches: int = 1,
+) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, dict[str, jax.Array]]]:
+    """`train_step` bound to its collaborators, jitted once with shardings; the state is donated."""
+    replicated = partitioner.replicated()
+    return jax.jit(
+        functools.partial(
+            train_step, loss_fn=model.loss_fn, optimizer=optimizer,
+            learning_rate_schedule=learning_rate_schedule, num_microbatches=num_microbatches,
+        ),
+        in_shardings=(layout.shardings, partitioner.batch_sharding(), replicated),
+        out_shardings=(layout.shardings, replicated),
+        donate_argnums=(0,),
+    )
+
+
 def _items(state: TrainState) -> dict[str, PyTree]:
     return {checkpoints.PARAMS_ITEM: state.params, checkpoints.OPT_STATE_ITEM: state.opt_state}
 
@@ -300,12 +321,17 @@ class _MetricsBuffer:
 
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
-    """What a finished run reports (the state itself stays on the devices)."""
+    """What a finished run reports (the state itself stays on the devices).
+
+    Attributes:
+      history: (step, metrics) of every metrics write, in order.
+    """
 
     state: TrainState
     first_metrics: dict[str, float]
     last_metrics: dict[str, float]
     start_step: int
+    history: list[tuple[int, dict[str, float]]]
 
 
 def train(
@@ -384,21 +410,13 @@ def train(
             (model_path / "config.gin").write_text(operative_config())
     writer = metric_writers.create_default_writer(str(model_path), just_logging=not is_chief, asynchronous=False)
 
-    replicated = partitioner.replicated()
-    step_fn = jax.jit(
-        functools.partial(
-            train_step, loss_fn=model.loss_fn, optimizer=optimizer,
-            learning_rate_schedule=learning_rate_schedule, num_microbatches=num_microbatches,
-        ),
-        in_shardings=(layout.shardings, partitioner.batch_sharding(), replicated),
-        out_shardings=(layout.shardings, replicated),
-        donate_argnums=(0,),
-    )
+    step_fn = jit_train_step(model, optimizer, learning_rate_schedule, layout, partitioner, num_microbatches)
     feature_converter = model.FEATURE_CONVERTER_CLS(pack=train_dataset.pack)
     batches = get_batches(train_dataset, feature_converter, start_step, pipeline.host_shard_info())
 
     buffer = _MetricsBuffer()
     first, last = {}, {}
+    history = []
     window_start = time.perf_counter()
     progress = _progress_bar(start_step, train_steps, show_progress and is_chief)
 
@@ -419,6 +437,7 @@ def train(
         scalars["timing/tokens_per_second"] = sum(n for _, _, n in pulled) / seconds
         writer.write_scalars(step, scalars)
         last = {k.split("/", 1)[1]: v for k, v in scalars.items()}
+        history.append((step, last))
         if not first:
             first = dict(last)
         progress.set_postfix(loss=f"{last['loss_per_token']:.4f}", acc=f"{last['accuracy']:.3f}")
@@ -453,7 +472,7 @@ def train(
         manager.wait_until_finished()
         manager.close()
         writer.flush()
-    return TrainResult(state=state, first_metrics=first, last_metrics=last, start_step=start_step)
+    return TrainResult(state=state, first_metrics=first, last_metrics=last, start_step=start_step, history=history)
 
 
 def evaluate_loss(
