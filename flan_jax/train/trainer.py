@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import logging
 import math
+import os
 import time
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
@@ -127,9 +128,13 @@ def summarize_metrics(sums: Mapping[str, float]) -> dict[str, float]:
 
 
 def check_model_dir(model_dir: str) -> epath.Path:
-    """Creates MODEL_DIR and proves it writable before anything is compiled."""
-    path = epath.Path(model_dir)
-    probe = path / ".write_test"
+    """Creates MODEL_DIR and proves it writable before anything is compiled.
+
+    Returns the directory as an absolute path (orbax requires one); each process probes with
+    its own file so hosts sharing MODEL_DIR do not race.
+    """
+    path = epath.Path(model_dir if "://" in str(model_dir) else os.path.abspath(model_dir))
+    probe = path / f".write_test.{jax.process_index()}"
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe.write_text("ok")
