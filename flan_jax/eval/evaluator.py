@@ -28,6 +28,7 @@ import jax
 import numpy as np
 import seqio
 
+from flan_jax.data import registry
 from flan_jax.eval import benchmarks, held_out_tasks, metrics, report
 
 Batch = dict[str, np.ndarray]
@@ -435,6 +436,16 @@ def evaluate(
     return EvalResults(results, summaries, report.normalized_average(list(summaries.values())))
 
 
+def cluster_averages(task_results: Sequence[TaskResult]) -> dict[str, tuple[int, float]]:
+    """cluster -> (number of tasks, mean of their first metric), for tasks whose cluster is recorded."""
+    grouped: dict[str, list[float]] = {}
+    for r in task_results:
+        info = registry.info(r.task)
+        if info is not None and info.cluster and r.metrics:
+            grouped.setdefault(info.cluster, []).append(next(iter(r.metrics.values())))
+    return {c: (len(v), float(np.mean(v))) for c, v in sorted(grouped.items())}
+
+
 def format_markdown(results: EvalResults) -> str:
     """The report: the benchmark overview and normalised average, each benchmark's table, other tasks."""
     parts = []
@@ -449,6 +460,10 @@ def format_markdown(results: EvalResults) -> str:
                 lines.append(f"| {r.task} | {r.split} | {name} | {value:.2f} | {r.num_examples} |")
         lines.append(f"| **mean (first metric)** | | | {results.other_tasks_average():.2f} | |")
         parts.append("\n".join(lines))
+        by_cluster = cluster_averages(others)
+        if by_cluster:
+            rows = [f"| {c} | {n} | {v:.2f} |" for c, (n, v) in by_cluster.items()]
+            parts.append("\n".join(["## By task cluster", "", "| cluster | tasks | mean (first metric) |", "|---|---:|---:|"] + rows))
     return "\n\n".join(parts) + "\n"
 
 

@@ -75,3 +75,29 @@ def test_unknown_names_suggest_close_ones(clean_registries, mgsm_dir, data_dirs)
         evaluator.evaluate(EchoModel(), PARAMS, ["mgsm_ab"], task_feature_lengths=LENGTHS)
     with pytest.raises(ValueError, match="has no split 'train'"):
         evaluator.evaluate(EchoModel(), PARAMS, "mgsm", task_feature_lengths=LENGTHS, split="train")
+
+
+def test_other_tasks_table_groups_by_cluster(clean_registries):
+    """Tasks outside the benchmarks (here: a registered family) get a per-task and per-cluster table."""
+    import seqio
+    import tensorflow as tf
+
+    from flan_jax.data import registry, templates
+
+    def numbers(split, shuffle_files):
+        del split, shuffle_files
+        return tf.data.Dataset.from_tensor_slices({"n": ["7", "8", "9", "10"]})
+
+    registry.register_family(
+        "echo_number", source=seqio.FunctionDataSource(numbers, splits=["train", "validation"]), fields=["n"],
+        templates=templates.TemplateSet(templates=[templates.Template("Say {n}", "{n}")]),
+        collection="synthetic", cluster="echo", formats=["zs_noopt"],
+    )
+    results = evaluator.evaluate(EchoModel(), PARAMS, ["echo_number_zs_noopt"], task_feature_lengths={"inputs": 32, "targets": 1},
+                                 batch_size=4)
+    result = results.tasks["echo_number_zs_noopt"]
+    # The echo of the last input byte is the number, except for "Say 10" ("0").
+    assert result.metrics == {"exact_match": 75.0} and result.split == "validation"
+    markdown = evaluator.format_markdown(results)
+    assert "| echo_number_zs_noopt | validation | exact_match | 75.00 | 4 |" in markdown
+    assert "| echo | 1 | 75.00 |" in markdown and results.scalars()["eval/other_tasks_average"] == 75.0
