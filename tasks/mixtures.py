@@ -117,7 +117,7 @@ def flan2022_proportion_b(
 def default_held_out_clusters() -> tuple[str, ...]:
     """The synthetic suite's own choice of held-out clusters."""
     synthetic = importlib.import_module(COLLECTION_MODULES["synthetic"])
-    return tuple(synthetic.HELD_OUT_CLUSTERS)
+    return tuple(synthetic.DEFAULT_HELD_OUT_CLUSTERS)
 
 
 def synthetic(
@@ -134,7 +134,7 @@ def synthetic(
     zero-shot evaluation on unseen task clusters (the FLAN setup, Wei et al. 2022, Sec. 2.2).
 
     Args:
-      held_out_clusters: clusters to hold out; None = `synthetic.HELD_OUT_CLUSTERS`.
+      held_out_clusters: clusters to hold out; None = `synthetic.DEFAULT_HELD_OUT_CLUSTERS`.
       prefix: name prefix of the three mixtures.
       cap: per-dataset example cap.
       few_shot_share, options_share, inversion_weight: the format split (as in `flan2022`).
