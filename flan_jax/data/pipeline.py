@@ -13,8 +13,8 @@ Two ways to build the training stream, chosen by `DatasetConfig.sampler`:
   examples are packed in numpy into exactly the features `seqio.EncDecFeatureConverter` emits.
   A plain `seqio.Mixture` over ~1,800 tasks builds one tf.data pipeline per task up front and
   interleaves them with `sample_from_datasets`: minutes to the first batch and GiBs of buffers.
-  Here a task costs nothing until drawn. Resuming replays the draws and the packing on example
-  lengths only (no token copies), which is what makes the stream a function of the step.
+  Here a task costs nothing until drawn. Resuming replays the draws and the packing (reading the
+  examples again but building no batches), which makes the stream a function of the step.
 * "seqio": `seqio.get_dataset` as t5x does it; used for any other feature converter.
 """
 import collections
@@ -145,47 +145,29 @@ def _numpy_packable(feature_converter: seqio.FeatureConverter) -> bool:
 # Hierarchical sampling: tasks drawn in numpy, loaded when first drawn, packed in numpy.
 
 
-@dataclasses.dataclass(frozen=True)
-class TaskExamples:
-    """One task's shard, tokenized: examples as ragged rows of two flat token arrays."""
-
-    name: str
-    inputs: np.ndarray
-    inputs_splits: np.ndarray  # example i is inputs[inputs_splits[i]:inputs_splits[i + 1]]
-    targets: np.ndarray
-    targets_splits: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.inputs_splits) - 1
-
-    @property
-    def input_lengths(self) -> np.ndarray:
-        return np.diff(self.inputs_splits)
-
-    @property
-    def target_lengths(self) -> np.ndarray:
-        return np.diff(self.targets_splits)
+Example = tuple[np.ndarray, np.ndarray]  # (inputs, targets) token ids of one example
 
 
-def load_task_examples(
+def open_task_epoch(
     task: seqio.Task,
     split: str,
     task_feature_lengths: Mapping[str, int],
     shard_info: seqio.ShardInfo,
     seed: int,
+    shuffle: bool,
     use_cached: bool = False,
-    read_batch: int = 4096,
-) -> TaskExamples:
-    """Reads one epoch of `task`'s shard through its seqio preprocessors, trimmed to length.
+    chunk: int = 256,
+) -> Iterator[list[Example]]:
+    """One epoch of `task`'s shard through its seqio preprocessors, trimmed, in chunks.
 
-    Shuffling happens later, in numpy, so the file order read here is fixed; `seed` feeds the
-    task's own random preprocessors (seqio's convention).
+    `seed` seeds seqio's shuffling and the task's own random preprocessors (seqio's
+    convention), so an epoch's order is a function of it.
     """
     dataset = task.get_dataset(
         sequence_length=dict(task_feature_lengths),
         split=split,
         use_cached=use_cached,
-        shuffle=False,
+        shuffle=shuffle,
         seed=seed,
         shard_info=shard_info,
         num_epochs=1,
@@ -193,20 +175,13 @@ def load_task_examples(
     )
     dataset = dataset.map(lambda ex: {"inputs": ex["inputs"], "targets": ex["targets"]})
     dtype = _token_dtype(task)
-    parts = {"inputs": [], "targets": []}
-    for batch in dataset.ragged_batch(read_batch):
-        for key in parts:
-            parts[key].append(batch[key])
-    flat, splits = {}, {}
-    for key, ragged in parts.items():
-        if ragged:
-            values = tf.concat([r.flat_values for r in ragged], 0).numpy().astype(dtype)
-            lengths = np.concatenate([r.row_lengths().numpy() for r in ragged])
-        else:
-            values, lengths = np.zeros([0], dtype), np.zeros([0], np.int64)
-        flat[key] = values
-        splits[key] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return TaskExamples(task.name, flat["inputs"], splits["inputs"], flat["targets"], splits["targets"])
+    for batch in dataset.ragged_batch(chunk):
+        columns = []
+        for key in ("inputs", "targets"):
+            values = batch[key].flat_values.numpy().astype(dtype)
+            splits = batch[key].row_splits.numpy()
+            columns.append(np.split(values, splits[1:-1]))
+        yield list(zip(*columns))
 
 
 def _token_dtype(task: seqio.Task) -> np.dtype:
@@ -215,85 +190,144 @@ def _token_dtype(task: seqio.Task) -> np.dtype:
     return np.uint16 if size <= np.iinfo(np.uint16).max + 1 else np.int32
 
 
-class TaskSampler:
-    """Draws (task, example) pairs: tasks by rate from a seeded generator, examples epoch by epoch.
+class TaskStream:
+    """One task's examples, epoch after epoch, read in chunks only as they are drawn.
 
-    State is explicit (the generator, a cursor per task) and advances only through `draw`, so two
-    samplers built from the same arguments yield the same sequence.
+    A task whose epoch fits in one chunk is kept in memory and reshuffled in numpy for later
+    epochs (no tf.data pipeline stays open for it). A larger task keeps its epoch iterator open
+    (measured: ~4 MiB each) and reads the next epoch with the next seed.
+    """
+
+    def __init__(self, name: str, open_epoch: Callable[[int], Iterator[list[Example]]], seed: int, shuffle: bool, chunk: int):
+        self.name, self._open, self._seed, self._shuffle, self._chunk = name, open_epoch, seed, shuffle, chunk
+        self._epoch, self._iterator = 0, None
+        self._buffer: list[Example] = []
+        self._position = 0
+        self._cached: list[Example] | None = None
+        self._order: np.ndarray | None = None
+
+    def __next__(self) -> Example:
+        if self._cached is not None:
+            if self._position == len(self._order):
+                self._epoch, self._position = self._epoch + 1, 0
+                self._order = self._epoch_order(len(self._cached))
+            self._position += 1
+            return self._cached[self._order[self._position - 1]]
+        if self._position == len(self._buffer):
+            self._refill()
+        self._position += 1
+        return self._buffer[self._position - 1]
+
+    def _epoch_order(self, n: int) -> np.ndarray:
+        if not self._shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self._seed, self._epoch]).permutation(n)
+
+    def _refill(self) -> None:
+        fresh = self._iterator is None
+        if fresh:
+            self._iterator = self._open(self._epoch)
+        chunk = next(self._iterator, None)
+        if chunk is None:  # the epoch ended on a chunk boundary
+            if fresh:
+                raise StopIteration(self.name)  # an empty task: the sampler names it
+            self._epoch, self._iterator = self._epoch + 1, None
+            return self._refill()
+        self._buffer, self._position = chunk, 0
+        if fresh and self._epoch == 0 and len(chunk) < self._chunk:
+            # the whole epoch fits in one chunk: keep it, close the pipeline
+            self._cached, self._iterator = chunk, None
+            self._order = np.arange(len(chunk))
+
+
+class TaskSampler:
+    """Draws examples: tasks by rate from a seeded generator, each task's examples in order.
+
+    State is explicit (the generator, one stream per task) and advances only through `draw`, so
+    two samplers built from the same arguments yield the same sequence.
     """
 
     def __init__(
         self,
         tasks: Sequence[seqio.Task],
         rates: Sequence[float],
-        load: Callable[[seqio.Task], TaskExamples],
+        open_epoch: Callable[[int, int], Iterator[list[Example]]],
         seed: int,
         shuffle: bool,
         mixture_name: str,
-        chunk: int = 4096,
+        chunk: int = 256,
+        draw_chunk: int = 4096,
     ):
-        self._tasks, self._load = list(tasks), load
+        """
+        Args:
+          tasks: the leaf tasks.
+          rates: their rates (normalised here).
+          open_epoch: (task index, epoch seed) -> the epoch's chunks of examples.
+          seed: seed of task draws and of epoch orders.
+          shuffle: reshuffle each epoch.
+          mixture_name: named in errors.
+          chunk: examples read at a time (and the size up to which a task is kept in memory).
+          draw_chunk: task indices drawn at a time.
+        """
+        self._tasks, self._open = list(tasks), open_epoch
         self._probs = np.asarray(rates, np.float64) / np.sum(rates)
-        self._seed, self._shuffle, self._mixture, self._chunk = seed, shuffle, mixture_name, chunk
+        self._seed, self._shuffle, self._mixture = seed, shuffle, mixture_name
+        self._chunk, self._draw_chunk = chunk, draw_chunk
         self._rng = np.random.default_rng(seed)
         self._queue: collections.deque[int] = collections.deque()
-        self._data: dict[int, TaskExamples] = {}
-        self._cursor = np.zeros(len(self._tasks), np.int64)
-        self._orders: dict[int, tuple[int, np.ndarray]] = {}
-
-    def examples(self, index: int) -> TaskExamples:
-        if index not in self._data:
-            data = self._load(self._tasks[index])
-            if len(data) == 0:
-                raise mixing.MixtureError(
-                    f"mixture {self._mixture!r}: task {data.name!r} has no examples in this "
-                    "split and shard; fix its data or leave it out of the mixture."
-                )
-            self._data[index] = data
-        return self._data[index]
+        self._streams: dict[int, TaskStream] = {}
 
     @property
-    def num_loaded(self) -> int:
-        return len(self._data)
+    def num_opened(self) -> int:
+        """Tasks drawn so far (each built its seqio pipeline once)."""
+        return len(self._streams)
 
     def next_task(self) -> int:
-        """The index of the next task drawn by rate (loads nothing)."""
+        """The index of the next task drawn by rate (reads nothing)."""
         if not self._queue:
-            self._queue.extend(self._rng.choice(len(self._tasks), size=self._chunk, p=self._probs).tolist())
+            self._queue.extend(self._rng.choice(len(self._tasks), size=self._draw_chunk, p=self._probs).tolist())
         return self._queue.popleft()
 
-    def draw(self) -> tuple[int, int]:
-        """The next (task index, example index)."""
-        task = self.next_task()
-        n = len(self.examples(task))
-        position = int(self._cursor[task])
-        self._cursor[task] += 1
-        epoch, offset = divmod(position, n)
-        if not self._shuffle:
-            return task, offset
-        cached = self._orders.get(task)
-        if cached is None or cached[0] != epoch:
-            order = np.random.default_rng([self._seed, task, epoch]).permutation(n)
-            self._orders[task] = cached = (epoch, order)
-        return task, int(cached[1][offset])
+    def draw(self) -> Example:
+        """The next example of the mixture."""
+        index = self.next_task()
+        stream = self._streams.get(index)
+        if stream is None:
+            task_seed = int(np.random.SeedSequence([self._seed, index]).generate_state(1)[0])
+            stream = TaskStream(
+                self._tasks[index].name,
+                lambda epoch, index=index, task_seed=task_seed: self._open(
+                    index, int(np.random.SeedSequence([task_seed, epoch]).generate_state(1)[0])),
+                task_seed,
+                self._shuffle,
+                self._chunk,
+            )
+            self._streams[index] = stream
+        try:
+            return next(stream)
+        except StopIteration:
+            raise mixing.MixtureError(
+                f"mixture {self._mixture!r}: task {stream.name!r} has no examples in this split and "
+                "shard; fix its data or leave it out of the mixture."
+            ) from None
 
 
 class Packer:
     """First-fit packing of drawn examples into rows of fixed encoder/decoder length.
 
-    Placement reads only lengths, so `plan` can replay skipped steps without copying tokens.
-    An example that fits no row waits (in order) for the next batch; a batch is closed after
-    `max_misses` examples found no room, which bounds the waiting list.
+    Placement reads only lengths, so skipped steps are replayed with `plan` alone. An example
+    that fits no row waits (in order) for the next batch; a batch is closed after `max_misses`
+    examples found no room, which bounds the waiting list.
     """
 
     def __init__(self, sampler: TaskSampler, batch_size: int, lengths: tuple[int, int], pack: bool, max_misses: int = 16):
         self._sampler, self._batch, self._lengths, self._pack = sampler, batch_size, lengths, pack
         self._max_misses = max_misses
-        self._waiting: collections.deque[tuple[int, int]] = collections.deque()
+        self._waiting: collections.deque[Example] = collections.deque()
 
-    def plan(self) -> list[list[tuple[int, int]]]:
-        """The next batch: for each row, the (task, example) pairs packed into it."""
-        rows: list[list[tuple[int, int]]] = [[] for _ in range(self._batch)]
+    def plan(self) -> list[list[Example]]:
+        """The next batch: for each row, the examples packed into it."""
+        rows: list[list[Example]] = [[] for _ in range(self._batch)]
         if not self._pack:
             for row in rows:
                 row.append(self._waiting.popleft() if self._waiting else self._sampler.draw())
@@ -303,25 +337,19 @@ class Packer:
         retry, self._waiting = self._waiting, collections.deque()
         misses = 0
         while misses < self._max_misses:
-            ref = retry.popleft() if retry else self._sampler.draw()
-            data = self._sampler.examples(ref[0])
-            need = np.array(
-                [
-                    data.inputs_splits[ref[1] + 1] - data.inputs_splits[ref[1]],
-                    data.targets_splits[ref[1] + 1] - data.targets_splits[ref[1]],
-                ]
-            )[:, None]
+            example = retry.popleft() if retry else self._sampler.draw()
+            need = np.array([[len(example[0])], [len(example[1])]])
             fits = np.flatnonzero(np.all(used + need <= room, axis=0))
             if fits.size:
                 used[:, fits[0]] += need[:, 0]
-                rows[fits[0]].append(ref)
+                rows[fits[0]].append(example)
             else:
-                self._waiting.append(ref)
+                self._waiting.append(example)
                 misses += 1
         self._waiting.extend(retry)
         return rows
 
-    def assemble(self, rows: list[list[tuple[int, int]]]) -> dict[str, np.ndarray]:
+    def assemble(self, rows: list[list[Example]]) -> dict[str, np.ndarray]:
         """The features `seqio.EncDecFeatureConverter` emits for these rows (int32)."""
         enc_len, dec_len = self._lengths
         shape_e, shape_d = (self._batch, enc_len), (self._batch, dec_len)
@@ -336,10 +364,7 @@ class Packer:
                 out[key] = np.zeros(shape, np.int32)
         for r, row in enumerate(rows):
             e = d = 0
-            for segment, (task, example) in enumerate(row, start=1):
-                data = self._sampler.examples(task)
-                inputs = data.inputs[data.inputs_splits[example]:data.inputs_splits[example + 1]]
-                targets = data.targets[data.targets_splits[example]:data.targets_splits[example + 1]]
+            for segment, (inputs, targets) in enumerate(row, start=1):
                 li, lt = len(inputs), len(targets)
                 out["encoder_input_tokens"][r, e:e + li] = inputs
                 out["decoder_target_tokens"][r, d:d + lt] = targets
@@ -375,15 +400,17 @@ class HierarchicalStream:
         names = sorted(rates)
         lengths = dict(config.task_feature_lengths)
 
-        def load(task: seqio.Task) -> TaskExamples:
-            return load_task_examples(
-                task, config.split, lengths, shard_info, seed=config.seed, use_cached=config.use_cached
+        leaves = [tasks[n] for n in names]
+
+        def open_epoch(index: int, seed: int) -> Iterator[list[Example]]:
+            return open_task_epoch(
+                leaves[index], config.split, lengths, shard_info, seed, config.shuffle, config.use_cached
             )
 
         self.sampler = TaskSampler(
-            [tasks[n] for n in names],
+            leaves,
             [rates[n] for n in names],
-            load,
+            open_epoch,
             seed=hash_seed(config.seed, shard_info.index),
             shuffle=config.shuffle,
             mixture_name=config.mixture_or_task_name,

@@ -68,15 +68,7 @@ def test_unpacked_features_equal_seqio_converter(mixture):
     stream = pipeline.HierarchicalStream(cfg, pack=False, shard_info=seqio.ShardInfo(0, 1))
     rows = stream.packer.plan()
     ours = stream.packer.assemble(rows)
-    examples = []
-    for task, example in (row[0] for row in rows):
-        data = stream.sampler.examples(task)
-        examples.append(
-            {
-                "inputs": data.inputs[data.inputs_splits[example]:data.inputs_splits[example + 1]].astype(np.int32),
-                "targets": data.targets[data.targets_splits[example]:data.targets_splits[example + 1]].astype(np.int32),
-            }
-        )
+    examples = [{"inputs": i.astype(np.int32), "targets": t.astype(np.int32)} for i, t in (row[0] for row in rows)]
     ds = tf.data.Dataset.from_generator(
         lambda: iter(examples),
         output_signature={k: tf.TensorSpec([None], tf.int32) for k in ("inputs", "targets")},
@@ -125,23 +117,35 @@ def test_resumed_stream_equals_uninterrupted(mixture):
     assert not np.array_equal(other_seed["encoder_input_tokens"], full[0]["encoder_input_tokens"])
 
 
-def test_each_epoch_of_a_task_visits_every_example_once(clean_registries):
-    add_task("only", 10)
+@pytest.mark.parametrize("n", [10, 300])  # kept in memory / streamed in chunks of 256
+def test_each_epoch_of_a_task_visits_every_example_once(clean_registries, n):
+    add_task("only", n)
     stream = pipeline.HierarchicalStream(config("only"), pack=True, shard_info=seqio.ShardInfo(0, 1))
-    draws = [stream.sampler.draw()[1] for _ in range(30)]
+    vocab = byte_vocabulary()
+    draws = [int(vocab.decode(stream.sampler.draw()[1].tolist())) for _ in range(3 * n)]
     for epoch in range(3):
-        assert sorted(draws[10 * epoch:10 * (epoch + 1)]) == list(range(10))
-    assert draws[:10] != draws[10:20], "each epoch is reshuffled"
+        assert sorted(draws[n * epoch:n * (epoch + 1)]) == list(range(n))
+    assert draws[:n] != draws[n:2 * n], "each epoch is reshuffled"
 
 
 def test_task_frequencies_follow_leaf_rates(mixture):
     stream = pipeline.HierarchicalStream(config(mixture), pack=True, shard_info=seqio.ShardInfo(0, 1))
     names = sorted(mixing.leaf_rates(mixture))
-    counts = collections.Counter(names[stream.sampler.draw()[0]] for _ in range(6000))
+    counts = collections.Counter(names[stream.sampler.next_task()] for _ in range(6000))
     rates = mixing.leaf_rates(mixture)  # caps: 5, 20, 30 of 55
     for name in names:
         assert counts[name] / 6000 == pytest.approx(rates[name], abs=0.03)
     assert rates["large"] == pytest.approx(30 / 55)
+    assert stream.sampler.num_opened == 0, "drawing task indices reads no data"
+
+
+def test_resume_inside_a_streamed_task(clean_registries):
+    add_task("long", 700)  # three chunks per epoch
+    converter = seqio.EncDecFeatureConverter(pack=True)
+    full = take(pipeline.train_batches(config("long", batch_size=8), converter, 0, seqio.ShardInfo(0, 1)), 30)
+    resumed = take(pipeline.train_batches(config("long", batch_size=8), converter, 25, seqio.ShardInfo(0, 1)), 5)
+    for a, b in zip(full[25:], resumed):
+        np.testing.assert_array_equal(a["encoder_input_tokens"], b["encoder_input_tokens"])
 
 
 def test_hosts_read_disjoint_shards(clean_registries):
