@@ -1,0 +1,54 @@
+"""Every gin file under gin/ parses against the registered configurables and opens with a header."""
+import pathlib
+
+import gin
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+GIN_DIR = REPO / "gin"
+GIN_FILES = sorted(GIN_DIR.rglob("*.gin"))
+
+
+@pytest.fixture
+def fresh_gin():
+    from flan_jax import gin_configurables  # noqa: F401  (registers every configurable)
+
+    gin.clear_config()
+    gin.add_config_file_search_path(str(GIN_DIR))
+    yield
+    gin.clear_config()
+
+
+def test_there_are_gin_files():
+    names = {str(p.relative_to(GIN_DIR)) for p in GIN_FILES}
+    assert {"runs/finetune.gin", "runs/debug_cpu.gin", "runs/demo.gin", "partitioning/fsdp.gin"} <= names
+
+
+@pytest.mark.parametrize("path", GIN_FILES, ids=lambda p: str(p.relative_to(GIN_DIR)))
+def test_gin_file_parses(path, fresh_gin):
+    # Unknown configurables and syntax errors raise here, naming the file and line.
+    gin.parse_config_file(str(path))
+
+
+@pytest.mark.parametrize("path", GIN_FILES, ids=lambda p: str(p.relative_to(GIN_DIR)))
+def test_gin_file_starts_with_a_header_naming_its_macros(path):
+    lines = path.read_text().splitlines()
+    header = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        header.append(line)
+    assert header, f"{path} should open with a comment block"
+    assert any("Required" in line for line in header), f"{path}'s header should list the required macros"
+    assert any("overridden" in line for line in header), f"{path}'s header should list commonly overridden options"
+
+
+def test_finetune_gin_has_flan_t5_defaults(fresh_gin):
+    gin.parse_config_file(str(GIN_DIR / "runs" / "finetune.gin"))
+    # Chung et al. 2022, Table 22.
+    assert gin.query_parameter("%BATCH_SIZE") == 64
+    assert gin.query_parameter("%DROPOUT_RATE") == 0.05
+    assert gin.query_parameter("%LEARNING_RATE") == 5e-4
+    assert gin.query_parameter("%TASK_FEATURE_LENGTHS") == {"inputs": 2048, "targets": 512}
+    assert gin.query_parameter("%PACKING") is True
+    assert gin.query_parameter("%USE_CACHED_TASKS") is False

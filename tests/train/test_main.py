@@ -1,0 +1,99 @@
+"""`python -m flan_jax.train`: flags, a CPU smoke run, and errors that name what to fix."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import gin
+import pytest
+
+import tiny_setup
+
+# Runs against the model engineer's flan_jax.models (skipped only while it is absent).
+pytest.importorskip("flan_jax.models.model")
+from flan_jax.train import main  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+
+@pytest.fixture
+def fresh_gin():
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+def test_gin_dot_flags_become_bindings_and_search_paths_include_the_repo():
+    flags = main.parse_flags(
+        ["--gin_file=runs/finetune.gin", "--gin.MODEL_DIR='runs/x'", "--gin_bindings=BATCH_SIZE = 8", "--gin_search_paths=/a,/b"]
+    )
+    assert flags.gin_file == ["runs/finetune.gin"]
+    assert flags.gin_bindings == ["BATCH_SIZE = 8", "MODEL_DIR = 'runs/x'"]
+    assert flags.gin_search_paths == ["/a", "/b", ".", str(REPO / "gin")]
+
+
+def test_smoke_run_of_debug_cpu_gin(tmp_path):
+    """The CLI trains the tiny T5 for a few steps and leaves config.gin, events and checkpoints."""
+    model_dir = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    command = [
+        sys.executable, "-m", "flan_jax.train",
+        "--gin_file=runs/debug_cpu.gin", "--gin_file=models/t5_1_1/tiny.gin",
+        f"--gin.MODEL_DIR='{model_dir}'",
+        "--gin.MIXTURE_OR_TASK_MODULE='tiny_tasks'",
+        f"--gin.MIXTURE_OR_TASK_NAME='{tiny_setup.TASK_NAME}'",
+        "--gin.TRAIN_STEPS=4", "--gin.CHECKPOINT_PERIOD=2", "--gin.LOG_PERIOD=2",
+        '--gin.TASK_FEATURE_LENGTHS={"inputs": 32, "targets": 16}',
+    ]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "loss per target token: first" in done.stdout
+    config = (model_dir / "config.gin").read_text()
+    assert "train.train_steps = 4" in config or "train_steps = 4" in config
+    assert "network.T5Config" in config
+    assert list(model_dir.glob("events.out.tfevents.*"))
+    assert (model_dir / "checkpoints" / "4" / "params").is_dir()
+    assert "total parameters" in (model_dir / "parameters.txt").read_text()
+
+
+def _tiny_args(tmp_path, *extra):
+    return [
+        "--gin_file=runs/debug_cpu.gin", "--gin_file=models/t5_1_1/tiny.gin",
+        f"--gin.MODEL_DIR='{tmp_path / 'run'}'", "--gin.MIXTURE_OR_TASK_MODULE=None",
+        "--gin.TRAIN_STEPS=1", "--no_progress", *extra,
+    ]
+
+
+def test_unknown_task_name_suggests_close_names(tmp_path, clean_registries, fresh_gin, capsys):
+    tiny_setup.register()
+    assert main.main(_tiny_args(tmp_path, "--gin.MIXTURE_OR_TASK_NAME='tiny_revers'")) == 1
+    error = capsys.readouterr().err
+    assert "No seqio task or mixture named 'tiny_revers'" in error and "Did you mean: tiny_reverse" in error
+
+
+def test_gin_typo_names_the_file_and_line(tmp_path, fresh_gin, capsys):
+    typo = tmp_path / "typo.gin"
+    typo.write_text("include 'runs/finetune.gin'\n\ntrain.modle_dir = 'x'\n")
+    assert main.main([f"--gin_file={typo}"]) == 1
+    error = capsys.readouterr().err
+    assert "modle_dir" in error and str(typo) in error and "line 3" in error
+
+
+def test_unwritable_model_dir_is_reported(tmp_path, clean_registries, fresh_gin, capsys):
+    tiny_setup.register()
+    (tmp_path / "file").write_text("")
+    args = _tiny_args(tmp_path, f"--gin.MIXTURE_OR_TASK_NAME='{tiny_setup.TASK_NAME}'", f"--gin.MODEL_DIR='{tmp_path / 'file' / 'run'}'")
+    assert main.main(args) == 1
+    assert "is not writable" in capsys.readouterr().err
+
+
+def test_task_module_that_cannot_be_imported_is_named(tmp_path, fresh_gin, capsys):
+    args = _tiny_args(tmp_path, "--gin.MIXTURE_OR_TASK_MODULE='no_such_tasks_module'", "--gin.MIXTURE_OR_TASK_NAME='x'")
+    assert main.main(args) == 1
+    assert "MIXTURE_OR_TASK_MODULE='no_such_tasks_module' could not be imported" in capsys.readouterr().err
+
+
+def test_missing_gin_file_is_an_error(fresh_gin, capsys):
+    assert main.main([]) == 1
+    assert "No --gin_file given" in capsys.readouterr().err

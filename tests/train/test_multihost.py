@@ -1,0 +1,59 @@
+"""Two JAX processes on 127.0.0.1 (gloo CPU collectives) train like one process with all devices."""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+# Runs against the model engineer's flan_jax.models (skipped only while it is absent).
+pytest.importorskip("flan_jax.models.model")
+
+HERE = pathlib.Path(__file__).resolve().parent
+WORKER = HERE / "multihost_worker.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(process_id, num_processes, port, local_devices, out, model_dir):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    env.pop("XLA_FLAGS", None)
+    args = [sys.executable, str(WORKER), str(process_id), str(num_processes), str(port), str(local_devices), str(out), str(model_dir)]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(processes, timeout=240):
+    outputs = []
+    try:
+        for p in processes:
+            outputs.append(p.communicate(timeout=timeout)[0])
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+    for p, output in zip(processes, outputs):
+        assert p.returncode == 0, output[-4000:]
+
+
+@pytest.mark.multihost
+def test_two_processes_match_one_process(tmp_path):
+    port = _free_port()
+    two = [_launch(i, 2, port, 2, tmp_path / "two.json", tmp_path / "two") for i in range(2)]
+    _wait(two)
+    _wait([_launch(0, 1, 0, 4, tmp_path / "one.json", tmp_path / "one")])
+    two_result = json.loads((tmp_path / "two.json").read_text())
+    one_result = json.loads((tmp_path / "one.json").read_text())
+    assert (two_result["process_count"], two_result["devices"]) == (2, 4)
+    assert (one_result["process_count"], one_result["devices"]) == (1, 4)
+    assert len(two_result["losses"]) == 3 and all(two_result["tokens"])
+    np.testing.assert_allclose(two_result["losses"], one_result["losses"], rtol=1e-5)
+    np.testing.assert_allclose(two_result["param_norms"], one_result["param_norms"], rtol=1e-5)
+    # Both processes wrote one orbax checkpoint together.
+    assert (tmp_path / "two" / "checkpoints" / "3" / "params").is_dir()
