@@ -48,3 +48,15 @@ DecodeOptions = _register(_evaluator.DecodeOptions, "DecodeOptions", "evaluation
 evaluate = _register(_eval_main.evaluate, "evaluate", None)
 infer = _register(_infer.infer, "infer", None)
 # --- end of the evaluation block.
+
+# --- Mixtures (owned by the mixtures engineer). Each function re-registers its mixture with the
+# bound weights and returns the name, so a gin file rebinds Flan 2022's numbers with
+#   MIXTURE_OR_TASK_NAME = @mixtures.flan2022()
+#   mixtures.flan2022.caps = {...}
+# (see gin/mixtures/*.gin). Importing the module registers the collections that are present.
+from flan_jax_tasks import mixtures as _mixtures  # noqa: E402
+
+flan2022_mixture = _register(_mixtures.flan2022, "flan2022", "mixtures")
+flan2022_proportion_b_mixture = _register(_mixtures.flan2022_proportion_b, "flan2022_proportion_b", "mixtures")
+synthetic_train_mixture = _register(_mixtures.synthetic_train, "synthetic_train", "mixtures")
+# --- end of the mixtures block.

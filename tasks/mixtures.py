@@ -171,6 +171,11 @@ def synthetic(
     return tuple(names)
 
 
+def synthetic_train(held_out_clusters: Sequence[str] | None = None, prefix: str = "synthetic") -> str:
+    """(Re)registers the synthetic mixtures and returns the training one's name (for gin)."""
+    return synthetic(held_out_clusters, prefix)[0]
+
+
 def register() -> list[str]:
     """Registers every mixture whose collections are present; returns the names."""
     names = []

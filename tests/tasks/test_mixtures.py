@@ -116,3 +116,21 @@ def test_synthetic_train_and_held_out_split_clusters(clean_registries, monkeypat
     assert len(mixing.leaf_rates(everything)) == 6
     with pytest.raises(mixing.MixtureError, match="'nope'|nope"):
         mixtures.synthetic(held_out_clusters=["nope"])
+
+
+def test_gin_mixture_files_register_and_name_the_mixture(collections):
+    import pathlib
+
+    from flan_jax import gin_configurables  # noqa: F401  (registers mixtures.flan2022)
+
+    gin_dir = pathlib.Path(__file__).resolve().parents[2] / "gin" / "mixtures"
+    gin.clear_config()
+    try:
+        gin.parse_config_file(str(gin_dir / "flan2022.gin"))
+        gin.parse_config("mixtures.flan2022.caps = {'flan2021': 100, 't0sf': 100, 'niv2': 100, 'cot': 100, 'dialog': 100}")
+        name = gin.query_parameter("%MIXTURE_OR_TASK_NAME").scoped_configurable_fn()
+    finally:
+        gin.clear_config()
+    assert name == "flan2022"
+    rows = mixing.leaf_rates("flan2022")
+    assert rows["anli_zs_opt"] == pytest.approx(rows["tiny_zs_opt"])  # both capped at 100
