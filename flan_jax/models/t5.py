@@ -1,0 +1,446 @@
+"""The T5 v1.1 / FLAN-T5 encoder-decoder network in flax.linen.
+
+Exactly the T5 v1.1 recipe (Raffel et al. 2020; the v1.1 changes as in t5x's
+`examples/t5/t5_1_1` and Hugging Face's `T5ForConditionalGeneration` with
+`feed_forward_proj="gated-gelu"`):
+
+- pre-norm residual blocks with RMS layer norm (a scale, no bias, no mean subtraction, eps 1e-6);
+- relative position bias: one bucketed table per stack (bidirectional in the encoder, causal in
+  the decoder), added to every layer's self-attention logits;
+- attention logits are NOT scaled by 1/sqrt(head_dim): T5 folds that factor into the query
+  initialisation instead, which is equivalent under Adafactor;
+- gated-GELU feed-forward (tanh approximation of GELU, as `gelu_new` in Hugging Face);
+- untied input embedding (shared by encoder and decoder) and output projection (`logits_dense`).
+
+Parameters are float32 and carry t5x logical axis names, so `flan_jax.train.partitioning` maps
+them onto a mesh; activations run in `config.dtype`, logits come out in float32. Packed
+examples (seqio's `EncDecFeatureConverter(pack=True)`) never attend across segments. The
+decoder's `decode=True` path keeps a key/value cache in the flax "cache" collection and takes
+one token per call (see `flan_jax.models.decoding`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+
+# Added to the logits of attention pairs that are masked out. Finite (not -inf) so a query whose
+# keys are all masked (a padding row) still gets a well-defined, ignored softmax.
+_MASK_VALUE = -1e10
+
+
+@dataclasses.dataclass(frozen=True)
+class T5Config:
+    """Sizes of a T5 v1.1 network (the FLAN-T5 sizes are in gin/models/t5_1_1/*.gin).
+
+    Attributes:
+      vocab_size: rows of the input embedding and columns of the output projection.
+      emb_dim: d_model.
+      num_heads: attention heads per layer.
+      num_encoder_layers / num_decoder_layers: blocks per stack.
+      head_dim: d_kv, the width of one head (heads * head_dim need not equal emb_dim).
+      mlp_dim: d_ff, the width of each gated-GELU branch.
+      dropout_rate: T5's single dropout rate (embeddings, attention weights, block outputs).
+      dtype: activation dtype ("float32" or "bfloat16"); parameters are always float32.
+      relative_attention_num_buckets / relative_attention_max_distance: position buckets.
+      layer_norm_epsilon: RMS norm epsilon.
+    """
+
+    vocab_size: int
+    emb_dim: int
+    num_heads: int
+    num_encoder_layers: int
+    num_decoder_layers: int
+    head_dim: int
+    mlp_dim: int
+    dropout_rate: float = 0.0
+    dtype: str = "float32"
+    relative_attention_num_buckets: int = 32
+    relative_attention_max_distance: int = 128
+    layer_norm_epsilon: float = 1e-6
+
+    def __post_init__(self):
+        for name in ("vocab_size", "emb_dim", "num_heads", "num_encoder_layers", "num_decoder_layers", "head_dim", "mlp_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"T5Config.{name} must be a positive integer, got {value!r}")
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"T5Config.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"T5Config.dropout_rate must be in [0, 1), got {self.dropout_rate!r}")
+
+    @property
+    def activation_dtype(self) -> jnp.dtype:
+        return jnp.dtype(self.dtype)
+
+
+# --- Initialisers, as t5x sets them for T5 v1.1.
+_dense_init = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
+_attention_init = nn.initializers.variance_scaling(1.0, "fan_in", "normal")
+_embedding_init = nn.initializers.normal(stddev=1.0)
+_relpos_init = nn.initializers.variance_scaling(1.0, "fan_avg", "uniform")
+
+
+def _query_init(head_dim: int):
+    """t5x divides the query initialisation by sqrt(head_dim) instead of scaling the logits."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return _attention_init(key, shape, dtype) / jnp.sqrt(head_dim).astype(dtype)
+
+    return init
+
+
+def _partitioned(init, axes: tuple[str, ...]):
+    return nn.with_logical_partitioning(init, axes)
+
+
+# --- Pure functions.
+def rms_norm(x: Array, scale: Array, epsilon: float) -> Array:
+    """T5's layer norm: x / sqrt(mean(x^2) + eps) * scale, computed in float32, no bias."""
+    x32 = x.astype(jnp.float32)
+    variance = jnp.mean(jnp.square(x32), axis=-1, keepdims=True)
+    return (x32 * jax.lax.rsqrt(variance + epsilon) * scale.astype(jnp.float32)).astype(x.dtype)
+
+
+def relative_position_bucket(relative_position, bidirectional: bool = True, num_buckets: int = 32, max_distance: int = 128):
+    """Maps key_position - query_position to a bucket id, as T5 (Mesh TF / t5x / Hugging Face).
+
+    Half the buckets (a quarter when bidirectional, per direction) hold exact small distances,
+    the rest grow logarithmically up to `max_distance`; farther pairs share the last bucket.
+    In the causal case future keys (positive offsets) all land in bucket 0 (they are masked).
+
+    Args:
+      relative_position: int array of key_position - query_position.
+      bidirectional: the encoder's symmetric buckets (True) or the decoder's causal ones.
+      num_buckets, max_distance: the bucket table's size and reach.
+    Returns:
+      int32 array of bucket ids in [0, num_buckets).
+    """
+    relative_position = jnp.asarray(relative_position, jnp.int32)
+    buckets = jnp.zeros_like(relative_position)
+    if bidirectional:
+        num_buckets //= 2
+        buckets = buckets + (relative_position > 0).astype(jnp.int32) * num_buckets
+        distance = jnp.abs(relative_position)
+    else:
+        distance = -jnp.minimum(relative_position, 0)
+    max_exact = num_buckets // 2
+    is_small = distance < max_exact
+    # Hugging Face's formula (float32 log, truncation); distance 0 is always "small".
+    safe = jnp.maximum(distance, 1).astype(jnp.float32)
+    large = max_exact + (
+        jnp.log(safe / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+    ).astype(jnp.int32)
+    large = jnp.minimum(large, num_buckets - 1)
+    return buckets + jnp.where(is_small, distance, large)
+
+
+def attention_mask(query_valid: Array, key_valid: Array, query_segments: Optional[Array] = None,
+                   key_segments: Optional[Array] = None, causal: bool = False) -> Array:
+    """[batch, 1, q_len, k_len] boolean mask: both tokens real, same segment, (key <= query)."""
+    mask = query_valid[:, :, None] & key_valid[:, None, :]
+    if query_segments is not None and key_segments is not None:
+        mask &= query_segments[:, :, None] == key_segments[:, None, :]
+    if causal:
+        q_len, k_len = query_valid.shape[1], key_valid.shape[1]
+        mask &= jnp.arange(q_len)[:, None] >= jnp.arange(k_len)[None, :]
+    return mask[:, None, :, :]
+
+
+# --- Layers.
+class RMSNorm(nn.Module):
+    epsilon: float = 1e-6
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        scale = self.param("scale", _partitioned(nn.initializers.ones, ("embed",)), (x.shape[-1],), jnp.float32)
+        return rms_norm(x, scale, self.epsilon)
+
+
+class RelativePositionBias(nn.Module):
+    """One learned [heads, buckets] table for a whole stack (T5 computes it once per stack)."""
+
+    num_heads: int
+    num_buckets: int
+    max_distance: int
+    bidirectional: bool
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, query_positions: Array, key_positions: Array) -> Array:
+        """[1, heads, q_len, k_len] bias for 1-D query and key position vectors."""
+        table = self.param(
+            "rel_embedding", _partitioned(_relpos_init, ("heads", "relpos_buckets")),
+            (self.num_heads, self.num_buckets), jnp.float32,
+        )
+        buckets = relative_position_bucket(
+            key_positions[None, :] - query_positions[:, None], self.bidirectional, self.num_buckets, self.max_distance
+        )
+        bias = jnp.take(table, buckets, axis=1)  # [heads, q, k]
+        return bias[None].astype(self.dtype)
+
+
+class MultiHeadAttention(nn.Module):
+    """T5 attention: no logit scaling, float32 softmax, optional incremental key/value cache."""
+
+    num_heads: int
+    head_dim: int
+    dropout_rate: float
+    dtype: jnp.dtype
+
+    @nn.compact
+    def __call__(self, inputs_q: Array, inputs_kv: Array, mask: Optional[Array], bias: Optional[Array],
+                 *, deterministic: bool, decode: bool = False) -> Array:
+        projection = lambda name, init: nn.DenseGeneral(  # noqa: E731
+            features=(self.num_heads, self.head_dim), axis=-1, use_bias=False, dtype=self.dtype,
+            param_dtype=jnp.float32, kernel_init=_partitioned(init, ("embed", "heads", "kv")), name=name,
+        )
+        query = projection("query", _query_init(self.head_dim))(inputs_q)
+        key = projection("key", _attention_init)(inputs_kv)
+        value = projection("value", _attention_init)(inputs_kv)
+        query = nn.with_logical_constraint(query, ("batch", "length", "heads", "kv"))
+        key = nn.with_logical_constraint(key, ("batch", "length", "heads", "kv"))
+        value = nn.with_logical_constraint(value, ("batch", "length", "heads", "kv"))
+
+        if decode:
+            key, value, mask, bias = self._update_cache(key, value, mask, bias)
+
+        logits = jnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=jnp.float32)
+        if bias is not None:
+            logits = logits + bias.astype(jnp.float32)
+        if mask is not None:
+            logits = jnp.where(mask, logits, _MASK_VALUE)
+        weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
+        if not deterministic and self.dropout_rate > 0:
+            weights = nn.Dropout(self.dropout_rate)(weights, deterministic=False)
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, value)
+        out = nn.DenseGeneral(
+            features=inputs_q.shape[-1], axis=(-2, -1), use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
+            kernel_init=_partitioned(_attention_init, ("heads", "kv", "embed")), name="out",
+        )(out)
+        return nn.with_logical_constraint(out, ("batch", "length", "embed"))
+
+    def _update_cache(self, key, value, mask, bias):
+        """Writes this step's key/value at the cache index; masks keys beyond it.
+
+        The cache is created (zeros, full decode length) when the module is initialised with
+        `decode=True` on a [batch, max_decode_length] input; later calls take one token.
+        """
+        initialized = self.has_variable("cache", "cached_key")
+        cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape, key.dtype)
+        cached_value = self.variable("cache", "cached_value", jnp.zeros, value.shape, value.dtype)
+        cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, dtype=jnp.int32))
+        if not initialized:
+            return key, value, mask, bias
+        batch, length, heads, depth = cached_key.value.shape
+        if key.shape != (batch, 1, heads, depth):
+            raise ValueError(f"decode=True takes one token per call: got keys of shape {key.shape}, cache {cached_key.value.shape}")
+        index = cache_index.value
+        key = jax.lax.dynamic_update_slice(cached_key.value, key, (0, index, 0, 0))
+        value = jax.lax.dynamic_update_slice(cached_value.value, value, (0, index, 0, 0))
+        cached_key.value, cached_value.value = key, value
+        cache_index.value = index + 1
+        seen = (jnp.arange(length) <= index)[None, None, None, :]
+        mask = seen if mask is None else mask & seen
+        return key, value, mask, bias
+
+
+class GatedGeluMlp(nn.Module):
+    """wo(gelu(wi_0 x) * wi_1 x), T5 v1.1's feed-forward block."""
+
+    mlp_dim: int
+    dropout_rate: float
+    dtype: jnp.dtype
+
+    @nn.compact
+    def __call__(self, x: Array, *, deterministic: bool) -> Array:
+        dense = lambda features, axes, name: nn.Dense(  # noqa: E731
+            features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
+            kernel_init=_partitioned(_dense_init, axes), name=name,
+        )
+        gate = nn.gelu(dense(self.mlp_dim, ("embed", "mlp"), "wi_0")(x), approximate=True)
+        hidden = gate * dense(self.mlp_dim, ("embed", "mlp"), "wi_1")(x)
+        hidden = nn.with_logical_constraint(hidden, ("batch", "length", "mlp"))
+        hidden = nn.Dropout(self.dropout_rate)(hidden, deterministic=deterministic)
+        out = dense(x.shape[-1], ("mlp", "embed"), "wo")(hidden)
+        return nn.with_logical_constraint(out, ("batch", "length", "embed"))
+
+
+class EncoderLayer(nn.Module):
+    config: T5Config
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array, bias: Array, *, deterministic: bool) -> Array:
+        cfg = self.config
+        dtype = cfg.activation_dtype
+        dropout = nn.Dropout(cfg.dropout_rate)
+        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_attention_layer_norm")(x)
+        y = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="attention")(
+            y, y, mask, bias, deterministic=deterministic
+        )
+        x = x + dropout(y, deterministic=deterministic)
+        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_mlp_layer_norm")(x)
+        y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic=deterministic)
+        x = x + dropout(y, deterministic=deterministic)
+        return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+
+
+class DecoderLayer(nn.Module):
+    config: T5Config
+
+    @nn.compact
+    def __call__(self, x: Array, encoded: Array, self_mask: Optional[Array], cross_mask: Optional[Array],
+                 bias: Array, *, deterministic: bool, decode: bool) -> Array:
+        cfg = self.config
+        dtype = cfg.activation_dtype
+        dropout = nn.Dropout(cfg.dropout_rate)
+        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_self_attention_layer_norm")(x)
+        y = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="self_attention")(
+            y, y, self_mask, bias, deterministic=deterministic, decode=decode
+        )
+        x = x + dropout(y, deterministic=deterministic)
+        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_cross_attention_layer_norm")(x)
+        y = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="encoder_decoder_attention")(
+            y, encoded, cross_mask, None, deterministic=deterministic
+        )
+        x = x + dropout(y, deterministic=deterministic)
+        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_mlp_layer_norm")(x)
+        y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic=deterministic)
+        x = x + dropout(y, deterministic=deterministic)
+        return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+
+
+class Encoder(nn.Module):
+    config: T5Config
+
+    @nn.compact
+    def __call__(self, embedded: Array, mask: Array, *, deterministic: bool) -> Array:
+        cfg = self.config
+        length = embedded.shape[1]
+        positions = jnp.arange(length)
+        # Packed segments are contiguous, so arange offsets equal within-segment offsets; pairs
+        # across segments are masked.
+        bias = RelativePositionBias(
+            cfg.num_heads, cfg.relative_attention_num_buckets, cfg.relative_attention_max_distance,
+            bidirectional=True, dtype=cfg.activation_dtype, name="relpos_bias",
+        )(positions, positions)
+        x = nn.Dropout(cfg.dropout_rate)(embedded, deterministic=deterministic)
+        for i in range(cfg.num_encoder_layers):
+            x = EncoderLayer(cfg, name=f"layers_{i}")(x, mask, bias, deterministic=deterministic)
+        x = RMSNorm(cfg.layer_norm_epsilon, name="encoder_norm")(x)
+        return nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
+
+
+class Decoder(nn.Module):
+    config: T5Config
+
+    @nn.compact
+    def __call__(self, embedded: Array, encoded: Array, self_mask: Optional[Array], cross_mask: Optional[Array],
+                 *, deterministic: bool, decode: bool) -> Array:
+        cfg = self.config
+        relpos = RelativePositionBias(
+            cfg.num_heads, cfg.relative_attention_num_buckets, cfg.relative_attention_max_distance,
+            bidirectional=False, dtype=cfg.activation_dtype, name="relpos_bias",
+        )
+        length = embedded.shape[1]
+        if decode:
+            # One query at the stack's step counter against the whole cached key range; the
+            # counter's zeros vector only records the cache length fixed at initialisation.
+            initialized = self.has_variable("cache", "position")
+            position = self.variable("cache", "position", lambda: jnp.array(0, jnp.int32))
+            key_length = self.variable("cache", "key_length_marker", jnp.zeros, (length,), jnp.int8)
+            max_length = key_length.value.shape[0]
+            if initialized:
+                bias = relpos(position.value[None], jnp.arange(max_length))
+                position.value = position.value + 1
+            else:
+                bias = relpos(jnp.arange(length), jnp.arange(length))
+        else:
+            bias = relpos(jnp.arange(length), jnp.arange(length))
+        x = nn.Dropout(cfg.dropout_rate)(embedded, deterministic=deterministic)
+        for i in range(cfg.num_decoder_layers):
+            x = DecoderLayer(cfg, name=f"layers_{i}")(
+                x, encoded, self_mask, cross_mask, bias, deterministic=deterministic, decode=decode
+            )
+        x = RMSNorm(cfg.layer_norm_epsilon, name="decoder_norm")(x)
+        x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
+        logits = nn.Dense(
+            cfg.vocab_size, use_bias=False, dtype=jnp.float32, param_dtype=jnp.float32,
+            kernel_init=_partitioned(_dense_init, ("embed", "vocab")), name="logits_dense",
+        )(x)
+        return nn.with_logical_constraint(logits, ("batch", "length", "vocab"))
+
+
+class Transformer(nn.Module):
+    """T5 v1.1 encoder-decoder: `__call__` for training and scoring, `encode`/`decode` for decoding."""
+
+    config: T5Config
+
+    def setup(self):
+        cfg = self.config
+        self.token_embedder = nn.Embed(
+            cfg.vocab_size, cfg.emb_dim, dtype=cfg.activation_dtype, param_dtype=jnp.float32,
+            embedding_init=_partitioned(_embedding_init, ("vocab", "embed")), name="token_embedder",
+        )
+        self.encoder = Encoder(cfg, name="encoder")
+        self.decoder = Decoder(cfg, name="decoder")
+
+    def _embed(self, tokens: Array) -> Array:
+        return nn.with_logical_constraint(self.token_embedder(tokens.astype(jnp.int32)), ("batch", "length", "embed"))
+
+    def encode(self, encoder_input_tokens: Array, encoder_segment_ids: Optional[Array] = None,
+               encoder_positions: Optional[Array] = None, *, enable_dropout: bool = True) -> Array:
+        """[batch, input_len, emb_dim] encoder outputs (activation dtype).
+
+        `encoder_positions` is accepted for seqio's packed features but unused: T5 has no
+        absolute positions and packed segments are contiguous, so relative offsets are unchanged.
+        """
+        del encoder_positions
+        valid = encoder_input_tokens > 0
+        mask = attention_mask(valid, valid, encoder_segment_ids, encoder_segment_ids)
+        return self.encoder(self._embed(encoder_input_tokens), mask, deterministic=not enable_dropout)
+
+    def decode(self, encoded: Array, encoder_input_tokens: Array, decoder_input_tokens: Array,
+               decoder_target_tokens: Optional[Array] = None, encoder_segment_ids: Optional[Array] = None,
+               decoder_segment_ids: Optional[Array] = None, decoder_positions: Optional[Array] = None,
+               *, enable_dropout: bool = True, decode: bool = False) -> Array:
+        """float32 logits [batch, target_len, vocab].
+
+        With `decode=True` the decoder reads and extends its "cache" collection: initialise it by
+        calling with a [batch, max_decode_length] `decoder_input_tokens`, then pass one token
+        per call (the self-attention mask is then the cache's causal range).
+        """
+        del decoder_positions
+        encoder_valid = encoder_input_tokens > 0
+        if decode:
+            query_valid = jnp.ones(decoder_input_tokens.shape, bool)
+            self_mask = None
+            cross_mask = attention_mask(query_valid, encoder_valid)
+        else:
+            if decoder_target_tokens is None:
+                decoder_target_tokens = decoder_input_tokens
+            query_valid = decoder_target_tokens > 0
+            self_mask = attention_mask(query_valid, query_valid, decoder_segment_ids, decoder_segment_ids, causal=True)
+            cross_mask = attention_mask(query_valid, encoder_valid, decoder_segment_ids, encoder_segment_ids)
+        return self.decoder(
+            self._embed(decoder_input_tokens), encoded, self_mask, cross_mask,
+            deterministic=not enable_dropout, decode=decode,
+        )
+
+    def __call__(self, encoder_input_tokens: Array, decoder_input_tokens: Array, decoder_target_tokens: Array,
+                 encoder_segment_ids: Optional[Array] = None, decoder_segment_ids: Optional[Array] = None,
+                 encoder_positions: Optional[Array] = None, decoder_positions: Optional[Array] = None,
+                 *, enable_dropout: bool = True) -> Array:
+        """float32 logits [batch, target_len, vocab] for teacher-forced decoder inputs."""
+        encoded = self.encode(encoder_input_tokens, encoder_segment_ids, encoder_positions, enable_dropout=enable_dropout)
+        return self.decode(
+            encoded, encoder_input_tokens, decoder_input_tokens, decoder_target_tokens,
+            encoder_segment_ids, decoder_segment_ids, decoder_positions, enable_dropout=enable_dropout,
+        )
