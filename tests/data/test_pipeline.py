@@ -175,3 +175,17 @@ def test_bad_sampler_and_empty_task_are_named(clean_registries):
         pipeline.train_batches(config("full", sampler="typo"), converter, 0, seqio.ShardInfo(0, 1))
     with pytest.raises(mixing.MixtureError, match=r"'bad_mix'.*'hollow'"):
         take(pipeline.train_batches(config("bad_mix"), converter, 0, seqio.ShardInfo(0, 1)), 3)
+
+
+def test_long_examples_are_trimmed_to_the_feature_lengths(clean_registries):
+    def dataset_fn(split, shuffle_files, seed=None):
+        del split, shuffle_files, seed
+        return tf.data.Dataset.from_tensor_slices({"inputs": tf.constant(["i" * 100]), "targets": tf.constant(["t" * 50])})
+
+    seqio.TaskRegistry.add(
+        "long_one", seqio.FunctionDataSource(dataset_fn, splits=["train"]), output_features=FEATURES,
+        preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
+    )
+    batch = next(pipeline.train_batches(config("long_one", batch_size=2), seqio.EncDecFeatureConverter(pack=True), 0, seqio.ShardInfo(0, 1)))
+    assert (batch["encoder_segment_ids"] == 1).sum(axis=1).tolist() == [32, 32]
+    assert batch["decoder_target_tokens"][0, -1] == 1  # EOS kept by append_eos_after_trim
