@@ -1,0 +1,469 @@
+"""Data sources seqio lacks: the NIv2 task directory, Flan CoT TSV files, Hugging Face datasets.
+
+All three read in Python and hand Python dicts to `formats.TemplatedSource` through
+`iter_examples` (no tf.data round trip); `get_dataset` still serves the raw fields as tf.data.
+
+  * NIv2 (Super-NaturalInstructions v2, Wang et al. 2022) ships as a directory of task files
+    `tasks/taskNNN_*.json` plus `splits/default/{train,test}_tasks.txt`. The full directory is
+    ~1,600 files / 3 GB, so nothing here parses a task file before its data is asked for:
+    `scan_niv2` lists file names and split lists (and, for the held-out-overlap rule, the
+    first few KiB of each file); `NIv2Source` parses its one file when examples or counts are
+    first needed.
+  * The Flan CoT files (`flan/v2/cot_data/{dataset}_train.tsv`) are headerless TSV rows
+    `question<TAB>answer<TAB>rationale` with newlines written as the two characters "\\n".
+  * `HfDatasetSource` reads a Hugging Face dataset by name; `datasets` is imported only when
+    data is read, so it stays an optional dependency.
+"""
+import dataclasses
+import functools
+import json
+import os
+import pathlib
+import random
+import re
+from typing import Any, Iterator, Mapping, Sequence
+
+import seqio
+import tensorflow as tf
+
+NIV2_ENV = "FLAN_JAX_NIV2_DIR"
+COT_ENV = "FLAN_JAX_COT_DIR"
+NIV2_URL = "https://github.com/allenai/natural-instructions"
+COT_URL = "https://github.com/google-research/FLAN/tree/main/flan/v2/cot_data"
+
+# Keys a task file must have for us to render it (the rest is metadata we do not need).
+NIV2_REQUIRED_KEYS = ("Definition", "Instances")
+
+# "Source" and "Categories" sit near the top of every task file (after "Contributors"); 16 KiB
+# covers them even for long contributor lists, and reading that much of 1,600 files takes tens
+# of milliseconds.
+NIV2_HEADER_BYTES = 16 * 1024
+
+
+class DataSourceError(ValueError):
+    """A data file or directory is missing or malformed; the message names it and the fix."""
+
+
+def resolve_dir(data_dir: str | os.PathLike | None, env: str, what: str, url: str, layout: str) -> pathlib.Path:
+    """The data directory: the argument, else the environment variable `env`.
+
+    Raises:
+      DataSourceError: naming what to download (`url`) and where to point (`env`), when neither
+        is set or the directory does not exist.
+    """
+    chosen = data_dir if data_dir is not None else os.environ.get(env)
+    hint = (f"Download {what} from {url} and pass its directory ({layout}) as `data_dir` "
+            f"or set {env}=/path/to/it.")
+    if not chosen:
+        raise DataSourceError(f"No {what} directory given: {hint}")
+    path = pathlib.Path(chosen).expanduser()
+    if not path.is_dir():
+        raise DataSourceError(f"{what} directory {str(path)!r} does not exist: {hint}")
+    return path
+
+
+# --------------------------------------------------------------------------- Python-native base
+class PythonSource(seqio.DataSource):
+    """A seqio DataSource over examples read in Python (a file per split, parsed on demand).
+
+    Subclasses implement `read(split) -> list of field dicts`. Examples are sharded by index
+    (any number of shards) and shuffled by a seeded permutation, so a shard is reproducible.
+    Counts are cached once known (the examples themselves are not: a mixture of 1,600 NIv2
+    tasks must not keep every file in memory).
+    """
+
+    def __init__(self, name: str, splits: Sequence[str], output_signature: Mapping[str, tf.TensorSpec]):
+        super().__init__(splits=tuple(splits), num_input_examples=None)
+        self.name = name
+        self.output_signature = dict(output_signature)
+        self._counts: dict[str, int] = {}
+
+    def read(self, split: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    @property
+    def supports_arbitrary_sharding(self) -> bool:
+        return True
+
+    def list_shards(self, split: str) -> Sequence[str]:
+        return [split]
+
+    def _check_split(self, split: str) -> None:
+        if split not in self.splits:
+            raise ValueError(f"Source {self.name!r} has no split {split!r}; splits: {list(self.splits)}.")
+
+    def num_input_examples(self, split: str) -> int:
+        """The split's example count (reads the data the first time it is asked)."""
+        self._check_split(split)
+        if split not in self._counts:
+            self._counts[split] = len(self.read(split))
+        return self._counts[split]
+
+    def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
+                      shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
+        """This shard's examples (every `num_shards`-th), in file order or a seeded permutation."""
+        self._check_split(split)
+        examples = self.read(split)
+        self._counts[split] = len(examples)
+        order = list(range(len(examples)))
+        if shuffle:
+            random.Random(seed).shuffle(order)
+        index, num_shards = (shard_info.index, shard_info.num_shards) if shard_info else (0, 1)
+        for i in order[index::num_shards]:
+            yield examples[i]
+
+    def get_dataset(self, split: str = "train", shuffle: bool = True, seed: int | None = None,
+                    shard_info: seqio.ShardInfo | None = None, *, sequence_length=None,
+                    use_cached: bool = False, num_epochs: int | None = 1) -> tf.data.Dataset:
+        """The raw fields as tf.data (templated tasks read `iter_examples` instead)."""
+        del sequence_length, use_cached, num_epochs
+        self._check_split(split)
+        if seed is not None and not isinstance(seed, int):
+            seed = int(seed)  # seqio may pass a scalar tensor.
+        fields = tuple(self.output_signature)
+        return tf.data.Dataset.from_generator(
+            lambda: ({k: ex[k] for k in fields} for ex in self.iter_examples(split, shuffle, seed, shard_info)),
+            output_signature=self.output_signature)
+
+
+# --------------------------------------------------------------------------- NIv2
+@dataclasses.dataclass(frozen=True)
+class NIv2Entry:
+    """One task file of a natural-instructions checkout, known without parsing it.
+
+    Attributes:
+      name: the task name (file stem), e.g. "task1565_triviaqa_classification".
+      path: the JSON file.
+      split: "train" or "test" (listed in splits/default/*_tasks.txt), or "unlisted".
+      sources: the file's "Source" list, read from its header (() when not found there).
+      categories: the file's "Categories" list, read likewise (e.g. ("Question Answering",)).
+    """
+
+    name: str
+    path: pathlib.Path
+    split: str
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+def read_split_list(path: pathlib.Path) -> set[str]:
+    """Task names in a splits/*/*.txt file (one per line; blank lines and '#' comments skipped)."""
+    names = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(line[:-5] if line.endswith(".json") else line)
+    return names
+
+
+def _header_list_re(key: str) -> re.Pattern:
+    return re.compile(r'"' + re.escape(key) + r'"\s*:\s*(\[[^\]]*\])', re.DOTALL)
+
+
+# The metadata read from a file's header: "Source" (for the held-out-overlap rule) and
+# "Categories" (the task cluster).
+HEADER_KEYS = ("Source", "Categories")
+_HEADER_RES = {key: _header_list_re(key) for key in HEADER_KEYS}
+
+
+def read_header_lists(path: pathlib.Path, max_bytes: int = NIV2_HEADER_BYTES) -> dict[str, tuple[str, ...]]:
+    """The "Source" and "Categories" lists of an NIv2 file from its first `max_bytes`.
+
+    Only the header is read, never the instances. A key not found there maps to () (the full
+    parse, when the data is built, reports real format errors).
+    """
+    with open(path, "rb") as f:
+        head = f.read(max_bytes).decode("utf-8", errors="ignore")
+    out = {}
+    for key, pattern in _HEADER_RES.items():
+        match = pattern.search(head)
+        value: Any = ()
+        if match:
+            try:
+                value = json.loads(match.group(1))
+            except json.JSONDecodeError:
+                value = ()
+        out[key] = tuple(str(v) for v in value) if isinstance(value, list) else ()
+    return out
+
+
+def scan_niv2(data_dir: str | os.PathLike | None = None, split_dir: str = "splits/default",
+              read_header: bool = True) -> list[NIv2Entry]:
+    """Lists the task files of a natural-instructions checkout with their split (no parsing).
+
+    Args:
+      data_dir: the checkout (containing `tasks/` and `splits/`); None = $FLAN_JAX_NIV2_DIR.
+      split_dir: the split definition inside it, holding train_tasks.txt and test_tasks.txt.
+      read_header: also read each file's "Source" and "Categories" from its first few KiB.
+
+    Returns:
+      One entry per `tasks/*.json`, sorted by name.
+
+    Raises:
+      DataSourceError: the directory, its tasks/ folder or its split lists are missing.
+    """
+    root = resolve_dir(data_dir, NIV2_ENV, "Super-NaturalInstructions (NIv2)", NIV2_URL,
+                       "the checkout root, holding tasks/ and splits/")
+    tasks_dir = root / "tasks"
+    if not tasks_dir.is_dir():
+        raise DataSourceError(f"NIv2 directory {str(root)!r} has no tasks/ folder; point {NIV2_ENV} at the "
+                              f"root of a natural-instructions checkout ({NIV2_URL}).")
+    splits = {}
+    for split in ("train", "test"):
+        path = root / split_dir / f"{split}_tasks.txt"
+        if not path.is_file():
+            raise DataSourceError(f"NIv2 split list {str(path)!r} is missing; it ships with {NIV2_URL} "
+                                  f"({split_dir}/{split}_tasks.txt). Test-split tasks cannot be held out without it.")
+        splits[split] = read_split_list(path)
+    entries = []
+    for path in sorted(tasks_dir.glob("*.json")):
+        name = path.stem
+        split = "test" if name in splits["test"] else "train" if name in splits["train"] else "unlisted"
+        header = read_header_lists(path) if read_header else {}
+        entries.append(NIv2Entry(name, path, split, header.get("Source", ()), header.get("Categories", ())))
+    return entries
+
+
+@dataclasses.dataclass(frozen=True)
+class NIv2Task:
+    """A parsed NIv2 task file (only what rendering needs)."""
+
+    name: str
+    definition: str
+    positive_examples: tuple[dict[str, str], ...]
+    instances: tuple[dict[str, Any], ...]
+
+
+def _fail(path: pathlib.Path, key: str, problem: str) -> DataSourceError:
+    return DataSourceError(f"NIv2 task file {str(path)!r}: key {key!r} {problem}. Fix or remove the file "
+                           "(or register with on_error='skip').")
+
+
+def load_niv2_task(path: str | os.PathLike) -> NIv2Task:
+    """Parses and validates one task file.
+
+    Raises:
+      DataSourceError: naming the file and the key at fault (bad JSON, a missing or empty
+        Definition, missing Instances, an instance without input/output).
+    """
+    path = pathlib.Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise DataSourceError(f"NIv2 task file {str(path)!r} is not valid JSON ({e}); key '<file>'. "
+                              "Re-download it or remove it (or register with on_error='skip').") from e
+    if not isinstance(data, dict):
+        raise _fail(path, "<root>", "is not a JSON object")
+    for key in NIV2_REQUIRED_KEYS:
+        if key not in data:
+            raise _fail(path, key, "is missing")
+    definition = data["Definition"]
+    if isinstance(definition, list):
+        definition = "\n".join(str(d) for d in definition)
+    if not isinstance(definition, str) or not definition.strip():
+        raise _fail(path, "Definition", "is empty or not text")
+    instances = data["Instances"]
+    if not isinstance(instances, list):
+        raise _fail(path, "Instances", "is not a list")
+    for i, instance in enumerate(instances):
+        if not isinstance(instance, dict) or "input" not in instance or "output" not in instance:
+            raise _fail(path, f"Instances[{i}]", "lacks 'input' or 'output'")
+    positives = data.get("Positive Examples", [])
+    if not isinstance(positives, list):
+        raise _fail(path, "Positive Examples", "is not a list")
+    clean_positives = tuple(
+        {"input": str(p["input"]), "output": str(p["output"])}
+        for p in positives if isinstance(p, dict) and "input" in p and "output" in p
+    )
+    return NIv2Task(path.stem, definition.strip(), clean_positives, tuple(instances))
+
+
+def _outputs(instance: Mapping[str, Any]) -> list[str]:
+    output = instance["output"]
+    return [str(o) for o in output] if isinstance(output, list) else [str(output)]
+
+
+NIV2_SIGNATURE = {
+    "task": tf.TensorSpec([], tf.string),
+    "id": tf.TensorSpec([], tf.string),
+    "definition": tf.TensorSpec([], tf.string),
+    "input": tf.TensorSpec([], tf.string),
+    "output": tf.TensorSpec([], tf.string),
+    "outputs": tf.TensorSpec([None], tf.string),
+    "positive_inputs": tf.TensorSpec([None], tf.string),
+    "positive_outputs": tf.TensorSpec([None], tf.string),
+}
+
+
+class NIv2Source(PythonSource):
+    """The instances of one NIv2 task file, parsed when first read.
+
+    Each instance becomes one example whose target is its first reference output; with
+    `all_outputs` every reference output becomes an example of its own. Instances without any
+    output are dropped. Fields: task, id, definition, input, output, outputs (all references),
+    positive_inputs / positive_outputs (the task's positive examples, for few-shot prompts).
+
+    NIv2 has no validation split: Flan trains on every instance of the training tasks and
+    evaluates on held-out tasks, so the only split is "train".
+    """
+
+    def __init__(self, path: str | os.PathLike, all_outputs: bool = False):
+        self.path = pathlib.Path(path)
+        super().__init__(self.path.stem, ("train",), NIV2_SIGNATURE)
+        self.all_outputs = all_outputs
+
+    def load(self) -> NIv2Task:
+        return load_niv2_task(self.path)
+
+    def read(self, split: str) -> list[dict[str, Any]]:
+        self._check_split(split)
+        task = self.load()
+        positive_inputs = [p["input"] for p in task.positive_examples]
+        positive_outputs = [p["output"] for p in task.positive_examples]
+        examples = []
+        for i, instance in enumerate(task.instances):
+            outputs = _outputs(instance)
+            for output in (outputs if self.all_outputs else outputs[:1]):
+                examples.append({
+                    "task": task.name,
+                    "id": str(instance.get("id", f"{task.name}-{i}")),
+                    "definition": task.definition,
+                    "input": str(instance["input"]),
+                    "output": output,
+                    "outputs": outputs,
+                    "positive_inputs": positive_inputs,
+                    "positive_outputs": positive_outputs,
+                })
+        return examples
+
+
+# --------------------------------------------------------------------------- CoT TSV
+COT_SIGNATURE = {
+    "question": tf.TensorSpec([], tf.string),
+    "answer": tf.TensorSpec([], tf.string),
+    "rationale": tf.TensorSpec([], tf.string),
+}
+
+
+def cot_tsv_path(data_dir: pathlib.Path, dataset: str) -> pathlib.Path:
+    """Where the Flan CoT release keeps `dataset`'s training rows."""
+    return data_dir / f"{dataset}_train.tsv"
+
+
+def _unescape(text: str) -> str:
+    """The release writes newlines as the two characters backslash-n (and tabs as "\\t")."""
+    return text.replace("\\n", "\n").replace("\\t", "\t").strip()
+
+
+def read_cot_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Rows of a Flan CoT TSV file as {question, answer, rationale}.
+
+    Raises:
+      DataSourceError: naming the file and line, when a row does not have three columns or
+        has an empty question or answer.
+    """
+    path = pathlib.Path(path)
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                continue
+            columns = line.split("\t")
+            if len(columns) != 3:
+                raise DataSourceError(
+                    f"CoT file {str(path)!r} line {line_number}: expected 3 tab-separated columns "
+                    f"(question, answer, rationale), found {len(columns)}.")
+            question, answer, rationale = (_unescape(c) for c in columns)
+            if not question or not answer:
+                raise DataSourceError(f"CoT file {str(path)!r} line {line_number}: empty question or answer.")
+            rows.append({"question": question, "answer": answer, "rationale": rationale})
+    return rows
+
+
+class CotTsvSource(PythonSource):
+    """One Flan CoT dataset (a single "train" split), read when first asked."""
+
+    def __init__(self, path: str | os.PathLike, name: str | None = None):
+        self.path = pathlib.Path(path)
+        super().__init__(name or self.path.stem, ("train",), COT_SIGNATURE)
+
+    @functools.lru_cache(maxsize=1)  # noqa: B019 - a few MB per dataset, nine datasets.
+    def _rows(self) -> tuple[dict[str, str], ...]:
+        return tuple(read_cot_tsv(self.path))
+
+    def read(self, split: str) -> list[dict[str, Any]]:
+        self._check_split(split)
+        return list(self._rows())
+
+
+# --------------------------------------------------------------------------- Hugging Face datasets
+def _spec_for(value: Any, where: str) -> Any:
+    """A tf.TensorSpec (or nested dict of them) that holds `value`, a Python example value."""
+    if isinstance(value, Mapping):
+        return {k: _spec_for(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, str):
+        return tf.TensorSpec([], tf.string)
+    if isinstance(value, bool):
+        return tf.TensorSpec([], tf.bool)
+    if isinstance(value, int):
+        return tf.TensorSpec([], tf.int64)
+    if isinstance(value, float):
+        return tf.TensorSpec([], tf.float32)
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, str) for v in value):
+            return tf.TensorSpec([None], tf.string)
+        if all(isinstance(v, (int, bool)) for v in value):
+            return tf.TensorSpec([None], tf.int64)
+        if all(isinstance(v, float) for v in value):
+            return tf.TensorSpec([None], tf.float32)
+    raise DataSourceError(f"Field {where!r} has a value tf.data cannot hold as one tensor ({type(value).__name__}); "
+                          "read it through iter_examples, or flatten it.")
+
+
+class HfDatasetSource(PythonSource):
+    """A Hugging Face dataset read by name (`datasets.load_dataset(path, name, ...)`).
+
+    Args:
+      path: the dataset name on the Hub (e.g. "allenai/social_i_qa"), or a builder such as
+        "json" with `data_files` (how tests read local JSON-lines fixtures).
+      name: the configuration name, if any.
+      splits: our split name -> the dataset's split ("train" -> "train[:90%]" works too).
+      data_files: passed to load_dataset (local files for "json", "csv", ...).
+      load_kwargs: any other load_dataset arguments (revision, cache_dir, ...).
+
+    The `datasets` package is imported only when data is read, so registering tasks does not
+    need it; reading without it raises an error that says how to install it.
+    """
+
+    def __init__(self, path: str, name: str | None = None,
+                 splits: Mapping[str, str] | Sequence[str] = ("train", "validation"),
+                 data_files: Any = None, load_kwargs: Mapping[str, Any] | None = None):
+        split_map = dict(splits) if isinstance(splits, Mapping) else {s: s for s in splits}
+        super().__init__(f"{path}/{name}" if name else path, tuple(split_map), {})
+        self.path, self.config, self.split_map = path, name, split_map
+        self.data_files, self.load_kwargs = data_files, dict(load_kwargs or {})
+
+    def _load(self, split: str):
+        try:
+            import datasets  # noqa: PLC0415 - optional dependency, imported on first read.
+        except ImportError as e:
+            raise DataSourceError(
+                f"Reading Hugging Face dataset {self.name!r} needs the `datasets` package: "
+                "pip install datasets") from e
+        return datasets.load_dataset(self.path, self.config, split=self.split_map[split],
+                                     data_files=self.data_files, **self.load_kwargs)
+
+    def read(self, split: str) -> list[dict[str, Any]]:
+        self._check_split(split)
+        return [dict(row) for row in self._load(split)]
+
+    def get_dataset(self, split: str = "train", shuffle: bool = True, seed: int | None = None,
+                    shard_info: seqio.ShardInfo | None = None, **kwargs) -> tf.data.Dataset:
+        """Raw fields as tf.data; the signature is inferred from the split's first example."""
+        examples = self.read(split)
+        if not examples:
+            raise DataSourceError(f"Hugging Face dataset {self.name!r} split {split!r} is empty.")
+        self.output_signature = {k: _spec_for(v, k) for k, v in examples[0].items()}
+        return super().get_dataset(split, shuffle, seed, shard_info, **kwargs)

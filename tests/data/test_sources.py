@@ -1,0 +1,116 @@
+"""Sources: NIv2 directory scanning and parsing, CoT TSV reading, the Hugging Face source."""
+import json
+import sys
+
+import pytest
+import seqio
+
+from flan_jax.data import sources
+
+
+def write_niv2(root, tasks, train=(), test=()):
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    (root / "splits" / "default").mkdir(parents=True, exist_ok=True)
+    (root / "splits" / "default" / "train_tasks.txt").write_text("\n".join(train) + "\n")
+    (root / "splits" / "default" / "test_tasks.txt").write_text("\n".join(test) + "\n")
+    for name, content in tasks.items():
+        path = root / "tasks" / f"{name}.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content, indent=4))
+    return root
+
+
+def niv2_task(definition="Add the numbers.", instances=None, source="toy"):
+    return {
+        "Contributors": ["x"], "Source": [source], "Categories": ["Arithmetic Reasoning"],
+        "Definition": [definition],
+        "Positive Examples": [{"input": "1 1", "output": "2", "explanation": "sum"}],
+        "Instances": instances if instances is not None else [
+            {"id": "t-1", "input": "2 3", "output": ["5", "five"]},
+            {"id": "t-2", "input": "1 4", "output": ["5"]},
+        ],
+    }
+
+
+def test_missing_dir_says_what_to_download(tmp_path, monkeypatch):
+    monkeypatch.delenv(sources.NIV2_ENV, raising=False)
+    with pytest.raises(sources.DataSourceError, match="natural-instructions.*FLAN_JAX_NIV2_DIR"):
+        sources.scan_niv2(None)
+    with pytest.raises(sources.DataSourceError, match="does not exist.*FLAN_JAX_NIV2_DIR"):
+        sources.scan_niv2(tmp_path / "nope")
+
+
+def test_scan_reads_splits_and_header_without_instances(tmp_path):
+    root = write_niv2(tmp_path, {"task1_a": niv2_task(source="hendrycks_test"), "task2_b": niv2_task(),
+                                 "task3_c": niv2_task()}, train=["task1_a"], test=["task2_b"])
+    entries = {e.name: e for e in sources.scan_niv2(root)}
+    assert {n: e.split for n, e in entries.items()} == {"task1_a": "train", "task2_b": "test", "task3_c": "unlisted"}
+    assert entries["task1_a"].sources == ("hendrycks_test",)
+    assert entries["task1_a"].categories == ("Arithmetic Reasoning",)
+
+
+@pytest.mark.parametrize("content, key", [
+    ("{not json", "<file>"),
+    (json.dumps({"Instances": []}), "Definition"),
+    (json.dumps({"Definition": ["d"]}), "Instances"),
+    (json.dumps({"Definition": ["d"], "Instances": [{"input": "x"}]}), "Instances[0]"),
+])
+def test_malformed_file_names_file_and_key(tmp_path, content, key):
+    path = tmp_path / "task9_bad.json"
+    path.write_text(content)
+    with pytest.raises(sources.DataSourceError) as e:
+        sources.load_niv2_task(path)
+    assert "task9_bad.json" in str(e.value) and repr(key) in str(e.value)
+
+
+def test_niv2_source_first_or_all_outputs_and_sharding(tmp_path):
+    root = write_niv2(tmp_path, {"task1_a": niv2_task()}, train=["task1_a"])
+    path = root / "tasks" / "task1_a.json"
+    first = sources.NIv2Source(path)
+    assert [e["output"] for e in first.iter_examples("train")] == ["5", "5"]
+    assert first.num_input_examples("train") == 2
+    every = sources.NIv2Source(path, all_outputs=True)
+    assert [e["output"] for e in every.iter_examples("train")] == ["5", "five", "5"]
+    shards = [list(every.iter_examples("train", shard_info=seqio.ShardInfo(i, 2))) for i in range(2)]
+    assert sorted(e["output"] for s in shards for e in s) == ["5", "5", "five"]
+    example = next(first.iter_examples("train"))
+    assert example["definition"] == "Add the numbers." and example["positive_outputs"] == ["2"]
+    raw = next(iter(first.get_dataset("train", shuffle=False).as_numpy_iterator()))
+    assert raw["input"] == b"2 3" and list(raw["outputs"]) == [b"5", b"five"]
+
+
+def test_cot_tsv_unescapes_newlines_and_names_bad_lines(tmp_path):
+    path = tmp_path / "toy_train.tsv"
+    path.write_text("What is 2+2?\\nOptions:\\n- 4\\n- 5\t4\t2 plus 2 is 4.\n")
+    rows = sources.read_cot_tsv(path)
+    assert rows == [{"question": "What is 2+2?\nOptions:\n- 4\n- 5", "answer": "4", "rationale": "2 plus 2 is 4."}]
+    source = sources.CotTsvSource(path)
+    assert source.num_input_examples("train") == 1
+    assert next(iter(source.get_dataset("train").as_numpy_iterator()))["answer"] == b"4"
+    path.write_text("q\ta\tr\nonly two\tcolumns\n")
+    with pytest.raises(sources.DataSourceError, match="toy_train.tsv' line 2: expected 3"):
+        sources.read_cot_tsv(path)
+
+
+def test_cot_real_files_have_three_columns(shared_data):
+    rows = sources.read_cot_tsv(shared_data / "flan_v2/flan/v2/cot_data/gsm8k_train.tsv")
+    assert len(rows) == 7473
+    assert rows[0]["answer"] == "72" and "48 / 2 = 24" in rows[0]["rationale"]
+
+
+def test_hf_source_reads_json_lines(tmp_path):
+    pytest.importorskip("datasets")
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps({"question": f"q{i}", "answers": {"text": [f"a{i}"]}}) for i in range(3)))
+    source = sources.HfDatasetSource("json", splits={"train": "train"}, data_files={"train": str(path)})
+    examples = list(source.iter_examples("train"))
+    assert [e["question"] for e in examples] == ["q0", "q1", "q2"]
+    assert examples[1]["answers"] == {"text": ["a1"]}
+    raw = list(source.get_dataset("train", shuffle=False).as_numpy_iterator())
+    assert raw[2]["answers"]["text"].tolist() == [b"a2"]
+
+
+def test_hf_source_without_datasets_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    source = sources.HfDatasetSource("allenai/social_i_qa")
+    with pytest.raises(sources.DataSourceError, match="pip install datasets"):
+        list(source.iter_examples("train"))
