@@ -289,17 +289,43 @@ def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDe
     return model, params
 
 
+def write_hf(params: Mapping[str, Any], config: t5.T5Config, out_dir: str, spm_path: str | None = None) -> None:
+    """Writes config.json and model.safetensors (float32, untied), plus spiece.model if given."""
+    os.makedirs(out_dir, exist_ok=True)
+    save_file(params_to_hf(params, config), os.path.join(out_dir, WEIGHTS_FILE), metadata={"format": "pt"})
+    with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
+        json.dump(hf_config(config), f, indent=2)
+    if spm_path is not None:
+        with open(spm_path, "rb") as src, open(os.path.join(out_dir, SPM_FILE), "wb") as dst:
+            dst.write(src.read())
+
+
 def to_hf(model: model_lib.EncoderDecoderModel, params: Mapping[str, Any], out_dir: str) -> None:
     """Writes config.json and model.safetensors that transformers loads (float32, untied).
 
     A SentencePiece vocabulary's model file is copied as spiece.model when it is a local file.
     """
-    config = model.module.config
-    os.makedirs(out_dir, exist_ok=True)
-    save_file(params_to_hf(params, config), os.path.join(out_dir, WEIGHTS_FILE), metadata={"format": "pt"})
-    with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
-        json.dump(hf_config(config), f, indent=2)
     spm_path = getattr(model.output_vocabulary, "sentencepiece_model_file", None)
-    if isinstance(spm_path, str) and os.path.exists(spm_path):
-        with open(spm_path, "rb") as src, open(os.path.join(out_dir, SPM_FILE), "wb") as dst:
-            dst.write(src.read())
+    if not (isinstance(spm_path, str) and os.path.exists(spm_path)):
+        spm_path = None
+    write_hf(params, model.module.config, out_dir, spm_path)
+
+
+def infer_config(params: Mapping[str, Any], *, relative_attention_max_distance: int = 128,
+                 layer_norm_epsilon: float = 1e-6, dtype: str = "float32") -> t5.T5Config:
+    """The T5Config a parameter tree was built with, read from its shapes.
+
+    The bucket reach and the norm epsilon leave no trace in the shapes, so they are arguments
+    (T5 v1.1 / FLAN-T5 use 128 and 1e-6).
+    """
+    vocab_size, emb_dim = np.shape(params["token_embedder"]["embedding"])
+    _, num_heads, head_dim = np.shape(params["encoder"]["layers_0"]["attention"]["query"]["kernel"])
+    mlp_dim = np.shape(params["encoder"]["layers_0"]["mlp"]["wi_0"]["kernel"])[1]
+    count = lambda tree: sum(1 for name in tree if name.startswith("layers_"))  # noqa: E731
+    return t5.T5Config(
+        vocab_size=int(vocab_size), emb_dim=int(emb_dim), num_heads=int(num_heads),
+        num_encoder_layers=count(params["encoder"]), num_decoder_layers=count(params["decoder"]),
+        head_dim=int(head_dim), mlp_dim=int(mlp_dim), dtype=dtype,
+        relative_attention_num_buckets=int(np.shape(params["encoder"]["relpos_bias"]["rel_embedding"])[1]),
+        relative_attention_max_distance=relative_attention_max_distance, layer_norm_epsilon=layer_norm_epsilon,
+    )

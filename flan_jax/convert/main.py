@@ -1,0 +1,77 @@
+"""`flan-jax convert from-hf | to-hf`: Hugging Face checkpoints <-> orbax parameter checkpoints.
+
+  flan-jax convert from-hf google/flan-t5-small-dir --output ckpts/flan_t5_small
+      writes ckpts/flan_t5_small/params (orbax; use it as INITIAL_CHECKPOINT_PATH) and prints the
+      `network.T5Config` gin bindings that match it.
+  flan-jax convert to-hf runs/my_run/checkpoints/2000 --output hf_out [--spm spiece.model]
+      writes config.json + model.safetensors that `T5ForConditionalGeneration.from_pretrained`
+      loads; the network sizes are read from the parameter shapes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Sequence
+
+import orbax.checkpoint as ocp
+
+from flan_jax.convert import hf
+from flan_jax.models import t5
+from flan_jax.train import checkpoints
+
+
+def gin_bindings(config: t5.T5Config) -> str:
+    """`network.T5Config.<field> = <value>` lines for a config (paste into a gin file)."""
+    return "\n".join(f"network.T5Config.{f.name} = {getattr(config, f.name)!r}" for f in dataclasses.fields(config))
+
+
+def from_hf_command(model_dir: str, output: str, dtype: str = "float32") -> t5.T5Config:
+    """Converts `model_dir` into an orbax checkpoint at `output/params`; returns the config."""
+    model, params = hf.from_hf(model_dir, dtype=dtype)
+    checkpoints.save_params(os.path.abspath(output), params)
+    return model.module.config
+
+
+def to_hf_command(checkpoint: str, output: str, *, spm: str | None = None,
+                  relative_attention_max_distance: int = 128, layer_norm_epsilon: float = 1e-6) -> t5.T5Config:
+    """Writes the parameters of an orbax checkpoint as a Hugging Face directory; returns the config."""
+    params_dir = checkpoints.find_params_directory(os.path.abspath(checkpoint))
+    with ocp.StandardCheckpointer() as checkpointer:
+        params = checkpointer.restore(params_dir)
+    config = hf.infer_config(
+        params, relative_attention_max_distance=relative_attention_max_distance, layer_norm_epsilon=layer_norm_epsilon
+    )
+    hf.write_hf(params, config, output, spm)
+    return config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flan-jax convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    from_hf = commands.add_parser("from-hf", help="Hugging Face directory -> orbax params checkpoint")
+    from_hf.add_argument("model_dir", help="holds config.json, model.safetensors (or shards), maybe spiece.model")
+    from_hf.add_argument("--output", required=True, help="checkpoint directory to create (params go to OUTPUT/params)")
+    from_hf.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="activation dtype in the printed bindings")
+    to_hf = commands.add_parser("to-hf", help="orbax params checkpoint -> Hugging Face directory")
+    to_hf.add_argument("checkpoint", help="a step directory, a checkpoints directory or a MODEL_DIR")
+    to_hf.add_argument("--output", required=True, help="directory for config.json and model.safetensors")
+    to_hf.add_argument("--spm", default=None, help="SentencePiece model to copy beside the weights as spiece.model")
+    to_hf.add_argument("--relative_attention_max_distance", type=int, default=128)
+    to_hf.add_argument("--layer_norm_epsilon", type=float, default=1e-6)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    if args.command == "from-hf":
+        config = from_hf_command(args.model_dir, args.output, args.dtype)
+        print(f"wrote {os.path.join(args.output, checkpoints.PARAMS_ITEM)}; gin bindings for this network:")
+        print(gin_bindings(config))
+    else:
+        config = to_hf_command(
+            args.checkpoint, args.output, spm=args.spm,
+            relative_attention_max_distance=args.relative_attention_max_distance, layer_norm_epsilon=args.layer_norm_epsilon,
+        )
+        print(f"wrote {args.output} ({config.num_encoder_layers}+{config.num_decoder_layers} layers, d_model {config.emb_dim})")
+    return 0
