@@ -119,13 +119,17 @@ def accumulate_gradients(
     batch: Mapping[str, jax.Array],
     dropout_rng: jax.Array | None,
     num_microbatches: int = 1,
+    loss_normalizing_factor: float | None = None,
 ) -> tuple[jax.Array, PyTree, dict[str, jax.Array]]:
     """Loss, gradients and raw-sum aux of `batch`, computed over micro-batches.
 
-    Losses, gradients and aux sums are SUMMED over micro-batches, so with a loss that adds up
-    over examples (t5x's default loss_normalizing_factor=None: a sum of token losses, or any
-    constant normaliser) the result equals the unsplit batch's, and metrics built from the raw
-    sums stay exact. Micro-batch i draws dropout from fold_in(dropout_rng, i).
+    With one micro-batch this is `value_and_grad(loss_fn)`. With several, each micro-batch's
+    gradient is taken of its RAW summed token loss (aux "cross_entropy_sum" + "z_loss_sum",
+    which add up over examples), the sums and gradients are added over micro-batches, and the
+    totals are divided once by the whole batch's normaliser: `loss_normalizing_factor`, or the
+    whole batch's "weight_sum" when it is None (the model's own rule, t5x's). So the result
+    equals the unsplit batch's even when the model averages over its batch's tokens.
+    Micro-batch i draws dropout from fold_in(dropout_rng, i).
 
     Args:
       loss_fn: the model's loss function (params, batch, dropout_rng) -> (loss, aux).
@@ -133,30 +137,38 @@ def accumulate_gradients(
       batch: the global batch, leading dimension = batch size.
       dropout_rng: base key for dropout, or None for no dropout.
       num_microbatches: 1 computes the whole batch at once.
+      loss_normalizing_factor: the model's constant normaliser, None = tokens of the batch.
 
     Returns:
-      (loss, grads, aux) for the whole batch.
+      (loss, grads, aux) for the whole batch; aux holds the summed raw sums.
     """
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     if num_microbatches <= 1:
-        (loss, aux), grads = grad_fn(params, batch, dropout_rng)
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, dropout_rng)
         return loss, grads, dict(aux)
 
+    def summed_loss(params, microbatch, rng):
+        _, aux = loss_fn(params, microbatch, rng)
+        return aux["cross_entropy_sum"] + aux["z_loss_sum"], dict(aux)
+
+    grad_fn = jax.value_and_grad(summed_loss, has_aux=True)
     microbatches = split_microbatches(batch, num_microbatches)
 
     def microbatch_grads(index, microbatch):
         rng = None if dropout_rng is None else jax.random.fold_in(dropout_rng, index)
-        (loss, aux), grads = grad_fn(params, microbatch, rng)
-        return loss, grads, dict(aux)
+        (total, aux), grads = grad_fn(params, microbatch, rng)
+        return total, grads, aux
 
     def body(carry, xs):
         index, microbatch = xs
-        step_out = microbatch_grads(index, microbatch)
-        return jax.tree.map(jnp.add, carry, step_out), None
+        return jax.tree.map(jnp.add, carry, microbatch_grads(index, microbatch)), None
 
     zeros = jax.tree.map(
         lambda shape: jnp.zeros(shape.shape, shape.dtype),
         jax.eval_shape(microbatch_grads, 0, jax.tree.map(lambda x: x[0], microbatches)),
     )
-    (loss, grads, aux), _ = jax.lax.scan(body, zeros, (jnp.arange(num_microbatches), microbatches))
-    return loss, grads, aux
+    (total, grads, aux), _ = jax.lax.scan(body, zeros, (jnp.arange(num_microbatches), microbatches))
+    if loss_normalizing_factor is None:
+        normaliser = jnp.maximum(aux["weight_sum"], 1.0)
+    else:
+        normaliser = jnp.float32(loss_normalizing_factor)
+    return total / normaliser, jax.tree.map(lambda g: g / normaliser, grads), aux

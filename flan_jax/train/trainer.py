@@ -50,6 +50,7 @@ class Model(Protocol):
     """What the trainer needs from `flan_jax.models.model.EncoderDecoderModel`."""
 
     FEATURE_CONVERTER_CLS: type[seqio.FeatureConverter]
+    loss_normalizing_factor: float | None  # None: the loss is averaged over the batch's tokens
 
     def get_initial_variables(self, rng: jax.Array, input_shapes: Mapping[str, tuple], input_types=None) -> PyTree: ...
 
@@ -81,6 +82,7 @@ def train_step(
     optimizer: optax.GradientTransformation,
     learning_rate_schedule: optimizers.LearningRateSchedule,
     num_microbatches: int = 1,
+    loss_normalizing_factor: float | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One update. The dropout key is fold_in(base, step), so a resumed run draws the same keys.
 
@@ -91,7 +93,7 @@ def train_step(
     """
     dropout_rng = jax.random.fold_in(dropout_base_rng, state.step)
     loss, grads, aux = optimizers.accumulate_gradients(
-        loss_fn, state.params, batch, dropout_rng, num_microbatches
+        loss_fn, state.params, batch, dropout_rng, num_microbatches, loss_normalizing_factor
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -287,6 +289,7 @@ def jit_train_step(
         functools.partial(
             train_step, loss_fn=model.loss_fn, optimizer=optimizer,
             learning_rate_schedule=learning_rate_schedule, num_microbatches=num_microbatches,
+            loss_normalizing_factor=model.loss_normalizing_factor,
         ),
         in_shardings=(layout.shardings, partitioner.batch_sharding(), replicated),
         out_shardings=(layout.shardings, replicated),

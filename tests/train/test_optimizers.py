@@ -80,31 +80,47 @@ def test_rsqrt_schedule_is_flat_during_warmup_then_decays():
         optimizers.rsqrt_schedule(1.0, warmup_steps=0)
 
 
-def _sum_loss(params, batch, dropout_rng):
-    """A linear model whose loss is a sum over examples and aux holds raw sums, like the model's."""
-    del dropout_rng
-    prediction = batch["x"] @ params["w"] + params["b"]
-    errors = (prediction - batch["y"]) ** 2 * batch["weights"][:, None]
-    aux = {"error_sum": errors.sum(), "weight_sum": batch["weights"].sum()}
-    return errors.sum(), aux
+def _linear_loss(normalizing_factor):
+    """A linear model with the model contract: loss = summed error / normaliser, aux = raw sums."""
+
+    def loss_fn(params, batch, dropout_rng):
+        del dropout_rng
+        prediction = batch["x"] @ params["w"] + params["b"]
+        errors = ((prediction - batch["y"]) ** 2).sum(-1) * batch["weights"]
+        aux = {
+            "cross_entropy_sum": errors.sum(),
+            "z_loss_sum": 0.1 * errors.sum(),
+            "correct_tokens": (errors < 1.0).sum().astype(jnp.float32),
+            "weight_sum": batch["weights"].sum(),
+        }
+        if normalizing_factor is None:
+            normaliser = jnp.maximum(aux["weight_sum"], 1.0)
+        else:
+            normaliser = normalizing_factor
+        return (aux["cross_entropy_sum"] + aux["z_loss_sum"]) / normaliser, aux
+
+    return loss_fn
 
 
-def test_gradient_accumulation_equals_the_unsplit_batch():
+@pytest.mark.parametrize("normalizing_factor", [None, 100.0])
+def test_gradient_accumulation_equals_the_unsplit_batch(normalizing_factor):
     rng = np.random.default_rng(1)
     params = {"w": jnp.asarray(rng.normal(size=(5, 3)), jnp.float32), "b": jnp.zeros((3,), jnp.float32)}
+    # Uneven weights per micro-batch: averaging micro-batch means would be wrong here.
     batch = {
         "x": jnp.asarray(rng.normal(size=(8, 5)), jnp.float32),
         "y": jnp.asarray(rng.normal(size=(8, 3)), jnp.float32),
-        "weights": jnp.asarray(rng.integers(0, 2, size=(8,)), jnp.float32),
+        "weights": jnp.asarray([1, 1, 1, 1, 1, 0, 1, 0], jnp.float32),
     }
-    loss, grads, aux = optimizers.accumulate_gradients(_sum_loss, params, batch, None, 1)
+    loss_fn = _linear_loss(normalizing_factor)
+    loss, grads, aux = optimizers.accumulate_gradients(loss_fn, params, batch, None, 1, normalizing_factor)
     for n in (2, 4, 8):
         loss_n, grads_n, aux_n = jax.jit(
-            lambda p, b, n=n: optimizers.accumulate_gradients(_sum_loss, p, b, None, n)
+            lambda p, b, n=n: optimizers.accumulate_gradients(loss_fn, p, b, None, n, normalizing_factor)
         )(params, batch)
         np.testing.assert_allclose(loss_n, loss, rtol=1e-6)
-        np.testing.assert_allclose(aux_n["weight_sum"], aux["weight_sum"])
-        np.testing.assert_allclose(aux_n["error_sum"], aux["error_sum"], rtol=1e-6)
+        for key in aux:
+            np.testing.assert_allclose(aux_n[key], aux[key], rtol=1e-6)
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), grads_n, grads)
 
 
