@@ -1,0 +1,140 @@
+"""The T5 v1.1 network: norm and bucket math, packing masks, logical axes, dtypes, dropout."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from flan_jax.models import t5
+
+CONFIG = t5.T5Config(
+    vocab_size=64, emb_dim=16, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, head_dim=4, mlp_dim=24,
+    relative_attention_num_buckets=8, relative_attention_max_distance=16,
+)
+
+
+@pytest.fixture(scope="module")
+def network():
+    module = t5.Transformer(CONFIG)
+    tokens = jnp.ones((1, 8), jnp.int32)
+    boxed = module.init(jax.random.PRNGKey(0), tokens, tokens, tokens, enable_dropout=False)["params"]
+    return module, boxed, nn.meta.unbox(boxed)
+
+
+def test_rms_norm_matches_numpy():
+    x = np.random.RandomState(0).normal(size=(2, 3, 5)).astype(np.float32)
+    scale = np.linspace(0.5, 1.5, 5).astype(np.float32)
+    expected = x / np.sqrt(np.mean(x**2, -1, keepdims=True) + 1e-6) * scale
+    np.testing.assert_allclose(t5.rms_norm(jnp.asarray(x), jnp.asarray(scale), 1e-6), expected, rtol=1e-5)
+    # No mean subtraction: a constant vector keeps its sign and value up to scale.
+    np.testing.assert_allclose(t5.rms_norm(jnp.full((4,), 3.0), jnp.ones(4), 0.0), np.ones(4), rtol=1e-6)
+
+
+@pytest.mark.parametrize("relative, bidirectional, expected", [
+    # bidirectional, 32 buckets -> 16 per direction, 8 exact, log-spaced up to 128
+    (0, True, 0), (-1, True, 1), (1, True, 17), (-7, True, 7), (-8, True, 8),
+    (-20, True, 10),   # 8 + int(log(20/8) / log(128/8) * 8) = 8 + int(2.64)
+    (-50, True, 13),   # 8 + int(log(50/8) / log(16) * 8) = 8 + int(5.29)
+    (-128, True, 15), (-1000, True, 15), (1000, True, 31),
+    # causal, 32 buckets, 16 exact: future keys share bucket 0
+    (5, False, 0), (-3, False, 3), (-15, False, 15),
+    (-32, False, 21),  # 16 + int(log(2) / log(8) * 16) = 16 + int(5.33)
+    (-500, False, 31),
+])
+def test_relative_position_bucket_hand_values(relative, bidirectional, expected):
+    assert int(t5.relative_position_bucket(relative, bidirectional, 32, 128)) == expected
+
+
+def test_params_carry_t5x_logical_axes(network):
+    _, boxed, params = network
+    names = jax.tree_util.tree_map(lambda x: x.names, boxed, is_leaf=lambda x: isinstance(x, nn.LogicallyPartitioned))
+    assert names["token_embedder"]["embedding"] == ("vocab", "embed")
+    assert names["decoder"]["logits_dense"]["kernel"] == ("embed", "vocab")
+    assert names["encoder"]["relpos_bias"]["rel_embedding"] == ("heads", "relpos_buckets")
+    layer = names["decoder"]["layers_1"]
+    assert layer["self_attention"]["query"]["kernel"] == ("embed", "heads", "kv")
+    assert layer["encoder_decoder_attention"]["out"]["kernel"] == ("heads", "kv", "embed")
+    assert layer["mlp"]["wi_0"]["kernel"] == ("embed", "mlp") and layer["mlp"]["wo"]["kernel"] == ("mlp", "embed")
+    assert layer["pre_cross_attention_layer_norm"]["scale"] == ("embed",)
+    # One bias table per stack, none inside the layers.
+    assert "relpos_bias" not in names["encoder"]["layers_1"]
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree_util.tree_leaves(params))
+    # Every leaf is boxed: nothing escapes the partitioning rules.
+    assert all(isinstance(x, nn.LogicallyPartitioned) for x in jax.tree_util.tree_leaves(
+        boxed, is_leaf=lambda x: isinstance(x, nn.LogicallyPartitioned)))
+
+
+def _example(rng, enc_len, tgt_len):
+    enc = rng.randint(2, CONFIG.vocab_size, enc_len)
+    tgt = rng.randint(2, CONFIG.vocab_size, tgt_len)
+    return enc, tgt
+
+
+def test_packed_examples_match_separate_ones(network):
+    module, _, params = network
+    rng = np.random.RandomState(0)
+    examples = [_example(rng, 5, 3), _example(rng, 4, 4)]
+    enc_len, tgt_len = 12, 9
+    packed = {k: np.zeros((1, n), np.int32) for k, n in [
+        ("encoder_input_tokens", enc_len), ("encoder_segment_ids", enc_len), ("encoder_positions", enc_len),
+        ("decoder_input_tokens", tgt_len), ("decoder_target_tokens", tgt_len), ("decoder_segment_ids", tgt_len),
+        ("decoder_positions", tgt_len)]}
+    e0 = t0 = 0
+    separate_logits = []
+    for segment, (enc, tgt) in enumerate(examples, start=1):
+        dec_in = np.concatenate([[0], tgt[:-1]])
+        packed["encoder_input_tokens"][0, e0:e0 + len(enc)] = enc
+        packed["encoder_segment_ids"][0, e0:e0 + len(enc)] = segment
+        packed["encoder_positions"][0, e0:e0 + len(enc)] = np.arange(len(enc))
+        packed["decoder_input_tokens"][0, t0:t0 + len(tgt)] = dec_in
+        packed["decoder_target_tokens"][0, t0:t0 + len(tgt)] = tgt
+        packed["decoder_segment_ids"][0, t0:t0 + len(tgt)] = segment
+        packed["decoder_positions"][0, t0:t0 + len(tgt)] = np.arange(len(tgt))
+        e0, t0 = e0 + len(enc), t0 + len(tgt)
+        separate_logits.append(module.apply({"params": params}, enc[None], dec_in[None], tgt[None], enable_dropout=False)[0])
+    logits = module.apply({"params": params}, **packed, enable_dropout=False)[0]
+    np.testing.assert_allclose(logits[:3], separate_logits[0], atol=1e-5)
+    np.testing.assert_allclose(logits[3:7], separate_logits[1], atol=1e-5)
+    # Without segment ids the second example would see the first: the masks matter.
+    unmasked = module.apply({"params": params}, packed["encoder_input_tokens"], packed["decoder_input_tokens"],
+                            packed["decoder_target_tokens"], enable_dropout=False)[0]
+    assert not np.allclose(unmasked[3:7], separate_logits[1], atol=1e-3)
+
+
+def test_padding_does_not_change_real_positions(network):
+    module, _, params = network
+    rng = np.random.RandomState(1)
+    enc, tgt = _example(rng, 5, 4)
+    dec_in = np.concatenate([[0], tgt[:-1]])
+    short = module.apply({"params": params}, enc[None], dec_in[None], tgt[None], enable_dropout=False)[0]
+    pad = lambda x, n: np.pad(x, (0, n))[None]  # noqa: E731
+    long = module.apply({"params": params}, pad(enc, 6), pad(dec_in, 3), pad(tgt, 3), enable_dropout=False)[0]
+    np.testing.assert_allclose(long[:4], short, atol=1e-5)
+    assert long.dtype == jnp.float32 and long.shape == (7, CONFIG.vocab_size)
+
+
+def test_bfloat16_activations_keep_float32_logits(network):
+    _, _, params = network
+    module = t5.Transformer(t5.T5Config(**{**CONFIG.__dict__, "dtype": "bfloat16"}))
+    tokens = jnp.arange(2, 10)[None]
+    logits16 = module.apply({"params": params}, tokens, tokens, tokens, enable_dropout=False)
+    logits32 = t5.Transformer(CONFIG).apply({"params": params}, tokens, tokens, tokens, enable_dropout=False)
+    assert logits16.dtype == jnp.float32
+    np.testing.assert_allclose(logits16, logits32, atol=0.1 * float(jnp.abs(logits32).max()))
+
+
+def test_dropout_only_when_enabled(network):
+    _, _, params = network
+    module = t5.Transformer(t5.T5Config(**{**CONFIG.__dict__, "dropout_rate": 0.3}))
+    tokens = jnp.arange(2, 10)[None]
+    apply = lambda seed, enable: module.apply(  # noqa: E731
+        {"params": params}, tokens, tokens, tokens, enable_dropout=enable, rngs={"dropout": jax.random.PRNGKey(seed)})
+    np.testing.assert_array_equal(apply(0, False), apply(1, False))
+    assert not np.allclose(apply(0, True), apply(1, True))
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="num_heads"):
+        t5.T5Config(**{**CONFIG.__dict__, "num_heads": 0})
+    with pytest.raises(ValueError, match="dtype"):
+        t5.T5Config(**{**CONFIG.__dict__, "dtype": "int8"})
