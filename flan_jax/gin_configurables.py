@@ -9,12 +9,19 @@ import gin
 import seqio
 
 from flan_jax.data import pipeline, vocabularies
+from flan_jax.models import model as models_lib
+from flan_jax.models import t5
 from flan_jax.train import checkpoints, optimizers, partitioning, trainer
 
 
 def _register(fn_or_cls, name: str, module: str | None):
     return gin.external_configurable(fn_or_cls, name=name, module=module)
 
+
+# Model: the network, its config and the loss/decoding wrapper (t5x model gin files' names).
+T5Config = _register(t5.T5Config, "T5Config", "network")
+Transformer = _register(t5.Transformer, "Transformer", "network")
+EncoderDecoderModel = _register(models_lib.EncoderDecoderModel, "EncoderDecoderModel", "models")
 
 # Vocabularies.
 byte_vocabulary = _register(vocabularies.byte_vocabulary, "byte_vocabulary", "vocabularies")
