@@ -158,8 +158,9 @@ def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: i
         cache,
     )
     _, live_seqs, live_logprobs, finished_seqs, finished_scores, finished_flags, _ = jax.lax.while_loop(cond, body, state)
-    # Rows where nothing finished fall back to their live beams (t5x does the same).
-    any_finished = jnp.any(finished_flags, axis=1)
-    seqs = jnp.where(any_finished[:, None, None], finished_seqs, live_seqs)
-    scores = jnp.where(any_finished[:, None], finished_scores, live_logprobs / max_penalty)
-    return seqs, scores
+    # Beams still live at max_decode_length compete with the finished ones, scored at that length
+    # (t5x only falls back to them where nothing finished; Hugging Face merges them like this).
+    all_seqs = jnp.concatenate([finished_seqs, live_seqs], axis=1)
+    all_scores = jnp.concatenate([jnp.where(finished_flags, finished_scores, 2 * NEG_INF), live_logprobs / max_penalty], axis=1)
+    scores, pick = jax.lax.top_k(all_scores, k)
+    return _gather_beams(all_seqs, pick, batch_size, 2 * k), scores
