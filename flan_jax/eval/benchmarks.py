@@ -529,16 +529,18 @@ def iter_examples(benchmark: str, directory: str | os.PathLike | None = None, **
         yield from examples(benchmark, subtask, directory, **kwargs)
 
 
-def random_score(benchmark: str, directory: str | os.PathLike | None = None) -> float:
+def random_score(benchmark: str, directory: str | os.PathLike | None = None,
+                 subtask_names: Sequence[str] | None = None) -> float:
     """The random-guess percent used by the normalised average (Table 5).
 
-    MMLU 25 (four options); BBH the mean over its tasks of each task's chance accuracy
-    (`bbh_random_score`, computed from the data); TyDiQA and MGSM 0 (free-form answers).
+    MMLU 25 (four options); BBH the mean over its tasks (`subtask_names`, default all) of each
+    task's chance accuracy (`bbh_random_score`, computed from the data); TyDiQA and MGSM 0
+    (free-form answers).
     """
     if benchmark in ("mmlu", "mmlu_cot"):
         return 25.0
     if benchmark in ("bbh", "bbh_cot"):
-        tasks = bbh_tasks(directory)
+        tasks = list(subtask_names) if subtask_names else bbh_tasks(directory)
         return sum(bbh_random_score(t, directory) for t in tasks) / len(tasks)
     if benchmark in ("tydiqa", "mgsm"):
         return 0.0

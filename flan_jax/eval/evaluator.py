@@ -378,7 +378,7 @@ def summarize_benchmarks(task_results: Sequence[TaskResult]) -> dict[str, report
         out[name] = report.summarize(
             name,
             {s: r.metrics[metrics.metric_name(name)] for s, r in subtasks.items()},
-            benchmarks.random_score(name, directories[name]),
+            benchmarks.random_score(name, directories[name], sorted(subtasks)),
             num_examples={s: r.num_examples for s, r in subtasks.items()},
         )
     return out

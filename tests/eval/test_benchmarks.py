@@ -95,3 +95,8 @@ def test_malformed_mmlu_row_names_file_and_line(tmp_path):
     (tmp_path / "data" / "test" / "x_test.csv").write_text("q,a,b,c,d,A\nq2,a,b,c,E\n")
     with pytest.raises(benchmarks.DataError, match=r"x_test.csv:2"):
         benchmarks.gold_answers("mmlu", "x", tmp_path)
+
+
+def test_bbh_random_score_over_chosen_tasks(data_dirs):
+    both = benchmarks.random_score("bbh", data_dirs["bbh"], ["boolean_expressions", "word_sorting"])
+    assert both == 25.0  # (50 + 0) / 2: a partial suite is normalised against its own tasks

@@ -58,13 +58,24 @@ def small_data(tmp_path_factory, shared_data):
     return {"mgsm": root / "mgsm", "bbh": root / "bbh", "gsm8k_train_file": shared_data / "gsm8k" / "train.jsonl"}
 
 
+def _model_gin(path) -> str:
+    """A model gin file for CONFIG (the t5x layout of gin/models/t5_1_1/*.gin)."""
+    sizes = "\n".join(f"  {k} = {v}" for k, v in CONFIG.items())
+    path.write_text(
+        "MODEL = @models.EncoderDecoderModel()\n"
+        "models.EncoderDecoderModel:\n  module = @network.Transformer()\n"
+        "  input_vocabulary = @vocabularies.byte_vocabulary()\n  output_vocabulary = @vocabularies.byte_vocabulary()\n"
+        f"network.Transformer.config = @network.T5Config()\nnetwork.T5Config:\n{sizes}\n"
+    )
+    return str(path)
+
+
 def test_eval_cli_matches_score(checkpoint, small_data, tmp_path):
     output = tmp_path / "eval"
     dirs = {k: str(v) for k, v in small_data.items()}
-    overrides = [f"--gin.network.T5Config.{k}={v}" for k, v in CONFIG.items()]
     command = [
         sys.executable, "-m", "flan_jax.eval.main", "--gin_file=gin/runs/eval.gin",
-        "--gin_file=gin/models/t5_1_1/tiny.gin", *overrides,
+        f"--gin_file={_model_gin(tmp_path / 'tiny_model.gin')}",
         f"--gin.CHECKPOINT_PATH='{checkpoint.parent}'", "--gin.EVAL_SUITE='mgsm,bbh,bbh_cot'",
         f"--gin.EVAL_OUTPUT_DIR='{output}'", f"--gin.TASK_FEATURE_LENGTHS={LENGTHS}",
         f"--gin.EVAL_DATA_DIRS={dirs}", "--gin.EVAL_BATCH_SIZE=4", "--no_progress",
