@@ -24,6 +24,12 @@ _OPTIONAL_KEYS = ("encoder_segment_ids", "decoder_segment_ids", "encoder_positio
 PREDICT_METHODS = ("greedy", "beam_search", "sample")
 
 
+def _is_remote(vocabulary: seqio.Vocabulary) -> bool:
+    """A SentencePiece vocabulary whose model file is not local (e.g. the public gs:// path)."""
+    path = getattr(vocabulary, "sentencepiece_model_file", None)
+    return isinstance(path, str) and "://" in path
+
+
 class EncoderDecoderModel:
     """Loss, scoring and decoding for a T5 `Transformer` (t5x's EncoderDecoderModel)."""
 
@@ -42,6 +48,8 @@ class EncoderDecoderModel:
         """
         vocab_size = module.config.vocab_size
         for name, vocabulary in (("input_vocabulary", input_vocabulary), ("output_vocabulary", output_vocabulary)):
+            if _is_remote(vocabulary):
+                continue  # its size needs a download; a too-large id fails at lookup instead
             if vocabulary.vocab_size > vocab_size:
                 raise ValueError(
                     f"{name} has {vocabulary.vocab_size} ids but T5Config.vocab_size is {vocab_size}: "
