@@ -467,3 +467,24 @@ class HfDatasetSource(PythonSource):
             raise DataSourceError(f"Hugging Face dataset {self.name!r} split {split!r} is empty.")
         self.output_signature = {k: _spec_for(v, k) for k, v in examples[0].items()}
         return super().get_dataset(split, shuffle, seed, shard_info, **kwargs)
+
+
+def data_available(source: seqio.DataSource) -> bool:
+    """Whether a source's data can be read here without downloading (cheap: no examples read).
+
+    TFDS: the builder's prepared files exist (`builder.is_prepared()`); NIv2 / CoT: the file
+    exists; a TemplatedSource: its base source; anything else (e.g. a Hugging Face dataset,
+    which may download on first read): assumed available. Mixtures use this to leave out tasks
+    whose data is absent instead of failing when rates are computed.
+    """
+    base = getattr(source, "base", None)
+    if isinstance(base, seqio.DataSource):
+        return data_available(base)
+    if isinstance(source, seqio.TfdsDataSource):
+        try:
+            return bool(source.tfds_dataset.builder.is_prepared())
+        except Exception:  # noqa: BLE001 - an unknown builder or version is "not available" too.
+            return False
+    if isinstance(source, (NIv2Source, CotTsvSource)):
+        return source.path.is_file()
+    return True

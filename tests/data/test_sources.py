@@ -114,3 +114,12 @@ def test_hf_source_without_datasets_says_how_to_install(monkeypatch):
     source = sources.HfDatasetSource("allenai/social_i_qa")
     with pytest.raises(sources.DataSourceError, match="pip install datasets"):
         list(source.iter_examples("train"))
+
+
+def test_data_available(tmp_path):
+    assert not sources.data_available(seqio.TfdsDataSource("glue/rte:2.0.0", tfds_data_dir=str(tmp_path)))
+    path = tmp_path / "toy_train.tsv"
+    source = sources.CotTsvSource(path)
+    assert not sources.data_available(source)
+    path.write_text("q\ta\tr\n")
+    assert sources.data_available(source)

@@ -49,3 +49,10 @@ def test_renders_on_mock_data(registered, task_name, wording):
         assert literal.split("\n")[0] in inputs
         if wording:
             assert wording in inputs
+
+
+def test_unprepared_tfds_data_reported_unavailable(clean_registries, tmp_path):
+    from flan_jax.data import sources
+
+    flan2021.register(datasets=["rte"], formats=["zs_opt"], tfds_data_dir=str(tmp_path))
+    assert not sources.data_available(seqio.TaskRegistry.get("flan2021_rte_zs_opt").source)
