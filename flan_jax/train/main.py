@@ -98,6 +98,10 @@ def run(flags: argparse.Namespace) -> None:
     from flan_jax import gin_configurables
 
     result = gin_configurables.train(operative_config=gin.operative_config_str, show_progress=not flags.no_progress)
+    if jax.process_index() == 0:
+        # gin records `train`'s own bindings only once it returns: rewrite the file written at the
+        # start of training so it holds the complete operative config.
+        (pathlib.Path(_macro("MODEL_DIR")).absolute() / "config.gin").write_text(gin.operative_config_str())
     if jax.process_index() == 0 and result.last_metrics:
         first, last = result.first_metrics, result.last_metrics
         print(

@@ -27,7 +27,7 @@ from flan_jax.train import checkpoints, optimizers, partitioning, trainer  # noq
 
 tiny_setup.register()
 result = trainer.train(
-    model=tiny_setup.tiny_model(dropout_rate=0.0),
+    model=tiny_setup.tiny_model(dropout_rate=0.0, num_encoder_layers=1, num_decoder_layers=1),
     partitioner=partitioning.Partitioner(num_partitions=2),
     train_dataset=tiny_setup.dataset_config(batch_size=8, pack=False, sampler="seqio"),
     learning_rate_schedule=optimizers.constant_schedule(1e-2),
