@@ -50,7 +50,7 @@ def test_smoke_run_of_debug_cpu_gin(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     assert "loss per target token: first" in done.stdout
     config = (model_dir / "config.gin").read_text()
-    assert "train.train_steps = 4" in config or "train_steps = 4" in config
+    assert "TRAIN_STEPS = 4" in config and "train.train_steps = %TRAIN_STEPS" in config
     assert "network.T5Config" in config
     assert list(model_dir.glob("events.out.tfevents.*"))
     assert (model_dir / "checkpoints" / "4" / "params").is_dir()
