@@ -183,9 +183,11 @@ def register() -> list[str]:
         names += synthetic()
     present = [c for c in import_collections(list(FLAN2022_WEIGHTS)) if registry.tasks_in(c)]
     if present:
-        names.append(flan2022())
-        if set(present) & set(PROPORTION_B_WEIGHTS):
-            names.append(flan2022_proportion_b())
+        for register_fn in (flan2022, flan2022_proportion_b):
+            try:
+                names.append(register_fn())
+            except mixing.MixtureError as e:  # e.g. tasks registered but no data prepared here
+                logging.warning("Not registered: %s", e)
     else:
         logging.warning("No Flan 2022 collection has tasks registered; flan2022 is not registered.")
     return names

@@ -283,6 +283,7 @@ def drop_missing(
     available: Callable[[str], bool],
     *,
     on_missing: str = "warn",
+    reasons: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
     """The components of `weights` that are available; the rest left out with one warning.
 
@@ -293,6 +294,7 @@ def drop_missing(
       weights: component -> weight.
       available: whether a component's data is present (e.g. its tasks are registered).
       on_missing: "warn" (leave out and log once) or "error".
+      reasons: component -> why it has no data, added to the message.
 
     Returns:
       The available components and their weights.
@@ -300,9 +302,12 @@ def drop_missing(
     if on_missing not in ("warn", "error"):
         raise MixtureError(f"on_missing must be 'warn' or 'error', got {on_missing!r}")
     missing = [name for name in weights if not available(name)]
+    reasons = reasons or {}
+    why = "; ".join(f"{m}: {reasons[m]}" for m in missing if m in reasons)
+    why = f" ({why})" if why else ""
     if missing and on_missing == "error":
         raise MixtureError(
-            f"mixture {mixture!r}: no data for {', '.join(missing)}; provide it or allow leaving it "
+            f"mixture {mixture!r}: no data for {', '.join(missing)}{why}; provide it or allow leaving it "
             "out (on_missing='warn')"
         )
     kept = {name: w for name, w in weights.items() if name not in missing}
@@ -310,10 +315,11 @@ def drop_missing(
         raise MixtureError(f"mixture {mixture!r}: none of {', '.join(weights)} has data")
     if missing:
         logging.warning(
-            "Mixture %r: leaving out %s (no data registered); the remaining weights %s are "
+            "Mixture %r: leaving out %s (no data%s); the remaining weights %s are "
             "renormalised to sum to 1.",
             mixture,
             ", ".join(missing),
+            why,
             ", ".join(f"{k}={v:g}" for k, v in kept.items()),
         )
     return kept
@@ -423,6 +429,7 @@ def add_collections_mixture(
     tasks_of: Callable[[str], Sequence[LeafTask]],
     shares: FormatShares = FormatShares(),
     on_missing: str = "warn",
+    split: str = "train",
 ) -> list[str]:
     """Registers a two-level mixture: fixed collection weights over capped, format-split tasks.
 
@@ -436,21 +443,67 @@ def add_collections_mixture(
       caps: collection -> per-dataset example cap (None: no cap).
       tasks_of: collection -> its registered tasks.
       shares: the format split inside each dataset.
-      on_missing: "warn" or "error" for collections without tasks.
+      on_missing: "warn" or "error" for collections without tasks, and for tasks whose data
+        is absent (e.g. a TFDS dataset not prepared): those are left out, one warning per
+        collection.
+      split: the split whose data must be present.
 
     Returns:
       The registered mixture names, the top one last.
     """
+    members, reasons = {}, {}
+    for collection in weights:
+        members[collection], reason = _with_data(name, collection, list(tasks_of(collection)), split, on_missing)
+        if reason:
+            reasons[collection] = reason
     missing_caps = [c for c in weights if c not in caps]
     if missing_caps:
         raise MixtureError(f"mixture {name!r}: no example cap for collection(s) {', '.join(missing_caps)}")
     normalize_rates(weights, mixture=name)  # validates: every weight positive
-    members = {c: list(tasks_of(c)) for c in weights}
-    kept = drop_missing(name, weights, lambda c: bool(members[c]), on_missing=on_missing)
+    kept = drop_missing(name, weights, lambda c: bool(members[c]), on_missing=on_missing, reasons=reasons)
     registered = []
     for collection in kept:
         sub = f"{name}_{collection}"
-        replace_mixture(sub, collection_components(members[collection], caps[collection], shares))
+        replace_mixture(sub, collection_components(members[collection], caps[collection], shares, split))
         registered.append(sub)
     replace_mixture(name, [(f"{name}_{c}", w) for c, w in kept.items()])
     return registered + [name]
+
+
+def data_available(task: seqio.Task, split: str = "train") -> tuple[bool, str]:
+    """Whether `task` has data for `split` here, judged without reading it, and why not.
+
+    Delegates to `sources.data_available` (TFDS: prepared files; NIv2 / CoT: the file exists).
+    """
+    from flan_jax.data import sources  # pylint: disable=import-outside-toplevel
+
+    if split not in task.splits:
+        return False, f"no split {split!r} (has {', '.join(task.splits)})"
+    if not sources.data_available(task.source):
+        return False, f"{type(task.source).__name__} data not prepared here"
+    return True, ""
+
+
+def _with_data(
+    mixture: str, collection: str, tasks: Sequence[LeafTask], split: str, on_missing: str
+) -> tuple[list[LeafTask], str | None]:
+    """`tasks` whose data is present (the rest left out with a warning, or an error), and why
+    none is, when none is."""
+    present, absent = [], {}
+    for t in tasks:
+        ok, reason = data_available(seqio.TaskRegistry.get(t.task), split)
+        if ok:
+            present.append(t)
+        else:
+            absent[t.task] = reason
+    if absent:
+        first = next(iter(absent))
+        message = (
+            f"mixture {mixture!r}: {len(absent)} of {len(tasks)} {collection} tasks have no {split} "
+            f"data (e.g. {first!r}: {absent[first]})"
+        )
+        if on_missing == "error":
+            raise MixtureError(message + "; prepare the data or allow leaving it out (on_missing='warn')")
+        if present:  # a collection left out entirely is reported once, by `drop_missing`
+            logging.warning("%s; left out.", message)
+    return present, (f"e.g. {first!r}: {absent[first]}" if absent and not present else None)

@@ -134,3 +134,28 @@ def test_gin_mixture_files_register_and_name_the_mixture(collections):
     assert name == "flan2022"
     rows = mixing.leaf_rates("flan2022")
     assert rows["anli_zs_opt"] == pytest.approx(rows["tiny_zs_opt"])  # both capped at 100
+
+
+class AbsentSource(seqio.FunctionDataSource):
+    """A registered source whose data was never prepared."""
+
+
+def test_collection_registered_without_data_is_left_out(collections, caplog, monkeypatch):
+    from flan_jax.data import sources
+
+    monkeypatch.setattr(sources, "data_available", lambda source: not isinstance(source, AbsentSource))
+    def dataset_fn(split, shuffle_files, seed=None):
+        raise AssertionError("data of an absent collection is never read")
+
+    for fmt in ("zs_opt", "fs_opt"):
+        task = seqio.TaskRegistry.add(
+            f"wiki_dialog_{fmt}", AbsentSource(dataset_fn, splits=["train"]), output_features=FEATURES,
+            preprocessors=[seqio.preprocessors.tokenize])
+        registry.record(task, registry.TaskInfo(task.name, "wiki_dialog", "dialog", None, fmt))
+    with caplog.at_level(logging.WARNING):
+        mixtures.flan2022()
+    warned = [r.getMessage() for r in caplog.records if "dialog" in r.getMessage()]
+    assert len(warned) == 1 and "not prepared" in warned[0] and "wiki_dialog_" in warned[0]
+    assert not any(registry.collection_of(t) == "dialog" for t in mixing.leaf_rates("flan2022"))
+    with pytest.raises(mixing.MixtureError, match=r"'flan2022'.*dialog"):
+        mixtures.flan2022(on_missing="error")
