@@ -82,6 +82,8 @@ def test_eval_cli_matches_score(checkpoint, small_data, tmp_path):
         f"--dump-prompts={tmp_path / 'prompts'}",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAN_JAX_")}
+    # Tests run offline: Hugging Face lookups made while other collections register fail at once.
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| **average** |" in done.stdout and "(step 7)" in done.stdout
