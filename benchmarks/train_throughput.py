@@ -26,7 +26,11 @@ def parse_flags(argv):
     parser.add_argument("--target_len", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10, help="timed steps (after warm-up)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps (compilation, allocator warm-up)")
-    parser.add_argument("--devices", type=int, default=1, help="host CPU devices for our step (data parallel)")
+    parser.add_argument(
+        "--devices", type=int, default=None,
+        help="host CPU devices for our step (data parallel); default: the largest divisor of --batch "
+        "up to 2 x cores (XLA CPU runs one device per thread, so one device leaves cores idle)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads for the peer")
     parser.add_argument("--no_peer", action="store_true", help="skip the PyTorch peer")
     return parser.parse_args(argv)
@@ -82,7 +86,8 @@ def ours(config, batch, flags):
     rng = jax.random.PRNGKey(1)
     cost = step.lower(state, device_batch, rng).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops = float((cost or {}).get("flops", 0.0))
+    # The cost analysis of an SPMD program counts one device's share.
+    flops = float((cost or {}).get("flops", 0.0)) * flags.devices
     for _ in range(flags.warmup):
         state, metrics = step(state, device_batch, rng)
     jax.block_until_ready(metrics)
@@ -135,6 +140,8 @@ def peer(config, batch, flags):
 
 def main(argv=None) -> int:
     flags = parse_flags(sys.argv[1:] if argv is None else argv)
+    if flags.devices is None:
+        flags.devices = max(d for d in range(1, 2 * (os.cpu_count() or 1) + 1) if flags.batch % d == 0)
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={flags.devices}"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     config = t5_config(flags.model)
