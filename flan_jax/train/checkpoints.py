@@ -102,7 +102,8 @@ def find_params_directory(path: str | os.PathLike) -> epath.Path:
     Raises:
       FileNotFoundError naming the path and what was expected there.
     """
-    path = epath.Path(path)
+    # orbax needs absolute paths; remote ones (gs://...) already are.
+    path = epath.Path(path if "://" in str(path) else os.path.abspath(path))
     if not path.exists():
         raise FileNotFoundError(f"INITIAL_CHECKPOINT_PATH {str(path)!r} does not exist.")
     if (path / PARAMS_ITEM).is_dir():
@@ -148,7 +149,7 @@ def restore_params(path: str | os.PathLike, abstract_params: PyTree) -> PyTree:
 def save_params(path: str | os.PathLike, params: PyTree) -> None:
     """Writes a parameter tree where `restore_params` finds it (`path/params`), e.g. for conversion."""
     with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(epath.Path(path) / PARAMS_ITEM, params)
+        checkpointer.save(epath.Path(path if "://" in str(path) else os.path.abspath(path)) / PARAMS_ITEM, params)
 
 
 def abstract_like(tree: PyTree, shardings: PyTree) -> PyTree:
