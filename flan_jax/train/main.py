@@ -58,11 +58,38 @@ def parse_gin(gin_files: Sequence[str], gin_bindings: Sequence[str], search_path
 
     from flan_jax import gin_configurables  # noqa: F401  (registers every configurable)
 
+    _guard_gin_file_checks()
     for path in search_paths:
         gin.add_config_file_search_path(path)
     if not gin_files:
         raise ValueError("No --gin_file given: start from --gin_file=gin/runs/finetune.gin plus a model gin file.")
     gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings), finalize_config=False)
+
+
+def _guard_gin_file_checks() -> None:
+    """Makes gin's "does this file exist" checks answer False instead of raising.
+
+    gin's package-resource check treats 'runs/finetune.gin' as package 'runs'; a `runs/`
+    directory in the working directory (the default MODEL_DIR parent) is a namespace package
+    without a file, and gin raises TypeError instead of trying the search paths. gin has no
+    public hook for this, hence the private list.
+    """
+    from gin import config as gin_config
+
+    def safe(check):
+        if getattr(check, "_flan_jax_safe", False):
+            return check
+
+        def guarded(path):
+            try:
+                return check(path)
+            except TypeError:
+                return False
+
+        guarded._flan_jax_safe = True
+        return guarded
+
+    gin_config._FILE_READERS[:] = [(reader, safe(check)) for reader, check in gin_config._FILE_READERS]
 
 
 def import_task_module() -> str | None:
