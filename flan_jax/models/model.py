@@ -132,15 +132,13 @@ class EncoderDecoderModel:
         return tokens_to_logits
 
     def _initial_cache(self, params: PyTree, encoded: jax.Array, encoder_tokens: jax.Array, decode_length: int) -> PyTree:
-        """Zero caches shaped by an abstract full-length decoder call (no real compute)."""
-        decoder_inputs = jnp.zeros((encoded.shape[0], decode_length), jnp.int32)
-        shapes = jax.eval_shape(
-            lambda: self.module.apply(
-                {"params": params}, encoded, encoder_tokens, decoder_inputs,
-                enable_dropout=False, decode=True, method=Transformer.decode, mutable=["cache"],
-            )[1]["cache"]
+        """Empty self-attention caches of `decode_length` and the projected encoder keys/values."""
+        _, variables = self.module.apply(
+            {"params": params}, encoded, encoder_tokens, jnp.zeros((encoded.shape[0], 1), jnp.int32),
+            enable_dropout=False, decode=True, max_decode_length=decode_length, method=Transformer.decode,
+            mutable=["cache"],
         )
-        return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        return variables["cache"]
 
     def predict_batch(self, params: PyTree, batch: Batch, rng: Optional[jax.Array] = None, *, method: str = "greedy",
                       num_beams: int = 4, alpha: float = 0.6, temperature: float = 1.0, top_k: int = 0) -> jax.Array:

@@ -194,23 +194,27 @@ class MultiHeadAttention(nn.Module):
     head_dim: int
     dropout_rate: float
     dtype: jnp.dtype
+    is_cross_attention: bool = False
 
     @nn.compact
     def __call__(self, inputs_q: Array, inputs_kv: Array, mask: Optional[Array], bias: Optional[Array],
-                 *, deterministic: bool, decode: bool = False) -> Array:
+                 *, deterministic: bool, decode: bool = False, max_decode_length: Optional[int] = None) -> Array:
         projection = lambda name, init: nn.DenseGeneral(  # noqa: E731
             features=(self.num_heads, self.head_dim), axis=-1, use_bias=False, dtype=self.dtype,
             param_dtype=jnp.float32, kernel_init=_partitioned(init, ("embed", "heads", "kv")), name=name,
         )
-        query = projection("query", _query_init(self.head_dim))(inputs_q)
-        key = projection("key", _attention_init)(inputs_kv)
-        value = projection("value", _attention_init)(inputs_kv)
-        query = nn.with_logical_constraint(query, ("batch", "length", "heads", "kv"))
-        key = nn.with_logical_constraint(key, ("batch", "length", "heads", "kv"))
-        value = nn.with_logical_constraint(value, ("batch", "length", "heads", "kv"))
-
-        if decode:
-            key, value, mask, bias = self._update_cache(key, value, mask, bias)
+        constrain = lambda x: nn.with_logical_constraint(x, ("batch", "length", "heads", "kv"))  # noqa: E731
+        query = constrain(projection("query", _query_init(self.head_dim))(inputs_q))
+        if decode and self.is_cross_attention:
+            key, value = self._cached_cross_key_value(lambda: (
+                constrain(projection("key", _attention_init)(inputs_kv)),
+                constrain(projection("value", _attention_init)(inputs_kv)),
+            ))
+        else:
+            key = constrain(projection("key", _attention_init)(inputs_kv))
+            value = constrain(projection("value", _attention_init)(inputs_kv))
+            if decode:
+                key, value, mask = self._update_cache(key, value, mask, max_decode_length)
 
         logits = jnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=jnp.float32)
         if bias is not None:
@@ -227,29 +231,39 @@ class MultiHeadAttention(nn.Module):
         )(out)
         return nn.with_logical_constraint(out, ("batch", "length", "embed"))
 
-    def _update_cache(self, key, value, mask, bias):
+    def _cached_cross_key_value(self, project):
+        """Encoder keys/values are projected once, when the cache is created, then only read."""
+        if not self.has_variable("cache", "cached_key"):
+            key, value = project()
+            self.variable("cache", "cached_key", lambda: key)
+            self.variable("cache", "cached_value", lambda: value)
+            return key, value
+        return self.get_variable("cache", "cached_key"), self.get_variable("cache", "cached_value")
+
+    def _update_cache(self, key, value, mask, max_decode_length):
         """Writes this step's key/value at the cache index; masks keys beyond it.
 
-        The cache is created (zeros, full decode length) when the module is initialised with
-        `decode=True` on a [batch, max_decode_length] input; later calls take one token.
+        The cache is created (zeros, `max_decode_length` or the input's length) on the first
+        `decode=True` call, which does not advance it; later calls take one token each.
         """
         initialized = self.has_variable("cache", "cached_key")
-        cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape, key.dtype)
-        cached_value = self.variable("cache", "cached_value", jnp.zeros, value.shape, value.dtype)
+        batch, length, heads, depth = key.shape
+        shape = (batch, max_decode_length or length, heads, depth)
+        cached_key = self.variable("cache", "cached_key", jnp.zeros, shape, key.dtype)
+        cached_value = self.variable("cache", "cached_value", jnp.zeros, shape, value.dtype)
         cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, dtype=jnp.int32))
         if not initialized:
-            return key, value, mask, bias
-        batch, length, heads, depth = cached_key.value.shape
-        if key.shape != (batch, 1, heads, depth):
-            raise ValueError(f"decode=True takes one token per call: got keys of shape {key.shape}, cache {cached_key.value.shape}")
+            return key, value, mask
+        if length != 1:
+            raise ValueError(f"decode=True takes one token per call: got keys of shape {key.shape}, cache {shape}")
         index = cache_index.value
         key = jax.lax.dynamic_update_slice(cached_key.value, key, (0, index, 0, 0))
         value = jax.lax.dynamic_update_slice(cached_value.value, value, (0, index, 0, 0))
         cached_key.value, cached_value.value = key, value
         cache_index.value = index + 1
-        seen = (jnp.arange(length) <= index)[None, None, None, :]
+        seen = (jnp.arange(key.shape[1]) <= index)[None, None, None, :]
         mask = seen if mask is None else mask & seen
-        return key, value, mask, bias
+        return key, value, mask
 
 
 class GatedGeluMlp(nn.Module):
@@ -297,19 +311,19 @@ class DecoderLayer(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, encoded: Array, self_mask: Optional[Array], cross_mask: Optional[Array],
-                 bias: Array, *, deterministic: bool, decode: bool) -> Array:
+                 bias: Array, *, deterministic: bool, decode: bool, max_decode_length: Optional[int] = None) -> Array:
         cfg = self.config
         dtype = cfg.activation_dtype
         dropout = nn.Dropout(cfg.dropout_rate)
         y = RMSNorm(cfg.layer_norm_epsilon, name="pre_self_attention_layer_norm")(x)
         y = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="self_attention")(
-            y, y, self_mask, bias, deterministic=deterministic, decode=decode
+            y, y, self_mask, bias, deterministic=deterministic, decode=decode, max_decode_length=max_decode_length
         )
         x = x + dropout(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, name="pre_cross_attention_layer_norm")(x)
-        y = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="encoder_decoder_attention")(
-            y, encoded, cross_mask, None, deterministic=deterministic
-        )
+        y = MultiHeadAttention(
+            cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, is_cross_attention=True, name="encoder_decoder_attention"
+        )(y, encoded, cross_mask, None, deterministic=deterministic, decode=decode)
         x = x + dropout(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, name="pre_mlp_layer_norm")(x)
         y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic=deterministic)
@@ -343,7 +357,7 @@ class Decoder(nn.Module):
 
     @nn.compact
     def __call__(self, embedded: Array, encoded: Array, self_mask: Optional[Array], cross_mask: Optional[Array],
-                 *, deterministic: bool, decode: bool) -> Array:
+                 *, deterministic: bool, decode: bool, max_decode_length: Optional[int] = None) -> Array:
         cfg = self.config
         relpos = RelativePositionBias(
             cfg.num_heads, cfg.relative_attention_num_buckets, cfg.relative_attention_max_distance,
@@ -355,19 +369,20 @@ class Decoder(nn.Module):
             # counter's zeros vector only records the cache length fixed at initialisation.
             initialized = self.has_variable("cache", "position")
             position = self.variable("cache", "position", lambda: jnp.array(0, jnp.int32))
-            key_length = self.variable("cache", "key_length_marker", jnp.zeros, (length,), jnp.int8)
+            key_length = self.variable("cache", "key_length_marker", jnp.zeros, (max_decode_length or length,), jnp.int8)
             max_length = key_length.value.shape[0]
             if initialized:
                 bias = relpos(position.value[None], jnp.arange(max_length))
                 position.value = position.value + 1
             else:
-                bias = relpos(jnp.arange(length), jnp.arange(length))
+                bias = relpos(jnp.arange(length), jnp.arange(length))  # creation call: output unused
         else:
             bias = relpos(jnp.arange(length), jnp.arange(length))
         x = nn.Dropout(cfg.dropout_rate)(embedded, deterministic=deterministic)
         for i in range(cfg.num_decoder_layers):
             x = DecoderLayer(cfg, name=f"layers_{i}")(
-                x, encoded, self_mask, cross_mask, bias, deterministic=deterministic, decode=decode
+                x, encoded, self_mask, cross_mask, bias, deterministic=deterministic, decode=decode,
+                max_decode_length=max_decode_length,
             )
         x = RMSNorm(cfg.layer_norm_epsilon, name="decoder_norm")(x)
         x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
@@ -410,12 +425,14 @@ class Transformer(nn.Module):
     def decode(self, encoded: Array, encoder_input_tokens: Array, decoder_input_tokens: Array,
                decoder_target_tokens: Optional[Array] = None, encoder_segment_ids: Optional[Array] = None,
                decoder_segment_ids: Optional[Array] = None, decoder_positions: Optional[Array] = None,
-               *, enable_dropout: bool = True, decode: bool = False) -> Array:
+               *, enable_dropout: bool = True, decode: bool = False, max_decode_length: Optional[int] = None) -> Array:
         """float32 logits [batch, target_len, vocab].
 
-        With `decode=True` the decoder reads and extends its "cache" collection: initialise it by
-        calling with a [batch, max_decode_length] `decoder_input_tokens`, then pass one token
-        per call (the self-attention mask is then the cache's causal range).
+        With `decode=True` the decoder reads and extends its "cache" collection. The first call
+        (no cache yet, `mutable=["cache"]`) creates it: self-attention caches of
+        `max_decode_length` positions (default: the input's length) and the encoder keys/values
+        of the cross-attention, projected once; it does not advance the cache. Later calls pass
+        one token each (the self-attention mask is then the cache's causal range).
         """
         del decoder_positions
         encoder_valid = encoder_input_tokens > 0
@@ -431,7 +448,7 @@ class Transformer(nn.Module):
             cross_mask = attention_mask(query_valid, encoder_valid, decoder_segment_ids, encoder_segment_ids)
         return self.decoder(
             self._embed(decoder_input_tokens), encoded, self_mask, cross_mask,
-            deterministic=not enable_dropout, decode=decode,
+            deterministic=not enable_dropout, decode=decode, max_decode_length=max_decode_length,
         )
 
     def __call__(self, encoder_input_tokens: Array, decoder_input_tokens: Array, decoder_target_tokens: Array,
