@@ -34,8 +34,8 @@ setuptools.setup(
         "test": ["pytest>=8"],
         # The reference implementation for parity tests and peer benchmarks. torch is pinned to
         # the CPU build: an unpinned torch pulls a multi-GB CUDA build.
-        "hf": ["torch==2.13.0", "transformers>=4.40"],
-        "beam": ["apache-beam>=2.50"],
+        "hf": ["torch==2.13.0", "transformers>=4.40", "datasets>=2.18"],
+        "beam": ["apache-beam[tfrecord]>=2.50", "google-crc32c"],
     },
     entry_points={"console_scripts": ["flan-jax=flan_jax.cli:main"]},
 )
