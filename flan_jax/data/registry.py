@@ -28,10 +28,13 @@ Each registered task's features: "inputs"/"targets" (tokenized with `vocabulary`
 "_task_source" (collection), "_task_name" (family), "_template_idx", "_template_type" (format).
 
 Which collection, cluster and format a task belongs to is recorded in a small index keyed by
-task name and checked against the task object in seqio's registry, so `collection_of` and
-`tasks_in` never report a task that `seqio.TaskRegistry.reset()` removed.
+the task object itself, and looked up through seqio's registry, so `collection_of` and
+`tasks_in` report exactly the tasks registered now: never one that `seqio.TaskRegistry.reset()`
+removed, and still the original ones when a test restores a registry it had emptied and filled
+again with same-named tasks.
 """
 import dataclasses
+import weakref
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import seqio
@@ -64,23 +67,22 @@ class TaskInfo:
     format: str | None = None
 
 
-# task name -> (the seqio.Task recorded, its info). Keyed by object identity too, so an entry
-# whose task was reset out of (or replaced in) seqio's registry is ignored.
-_INDEX: dict[str, tuple[seqio.Task, TaskInfo]] = {}
+# seqio.Task object -> its info. Keyed by the object (seqio.Task compares by identity), so the
+# info of a task that seqio's registry no longer holds is never reported, and it goes away with
+# the task.
+_INDEX: "weakref.WeakKeyDictionary[seqio.Task, TaskInfo]" = weakref.WeakKeyDictionary()
 
 
 def record(task: seqio.Task, info: TaskInfo) -> None:
     """Records where `task` (already in seqio.TaskRegistry) belongs; for tasks registered by hand."""
-    _INDEX[task.name] = (task, info)
+    _INDEX[task] = info
 
 
 def info(task_name: str) -> TaskInfo | None:
-    """The recorded info of a registered task, or None (unknown, or removed from seqio)."""
-    entry = _INDEX.get(task_name)
-    if entry is None or task_name not in seqio.TaskRegistry.names():
+    """The recorded info of a registered task, or None (unknown, unrecorded, or not a Task)."""
+    if task_name not in seqio.TaskRegistry.names():
         return None
-    task, task_info = entry
-    return task_info if seqio.TaskRegistry.get(task_name) is task else None
+    return _INDEX.get(seqio.TaskRegistry.get(task_name))
 
 
 def collection_of(task_name: str) -> str | None:
@@ -91,7 +93,7 @@ def collection_of(task_name: str) -> str | None:
 
 def all_infos() -> list[TaskInfo]:
     """The info of every recorded task still registered, sorted by task name."""
-    return sorted(filter(None, (info(name) for name in list(_INDEX))), key=lambda i: i.task)
+    return sorted(filter(None, (info(name) for name in seqio.TaskRegistry.names())), key=lambda i: i.task)
 
 
 def tasks_in(collection: str, formats: Iterable[str] | None = None) -> list[str]:

@@ -84,6 +84,21 @@ def test_collection_index_follows_the_seqio_registry(clean_registries):
     assert registry.collection_of("parity_fs_opt") is None and registry.tasks_in("synthetic") == []
 
 
+def test_index_survives_a_registry_emptied_and_restored(clean_registries):
+    """A test that empties the registry, registers the same names and restores the originals
+    must leave the originals indexed (the index is keyed by task object, not by name)."""
+    _register(formats=["zs_noopt"])
+    saved = dict(seqio.TaskRegistry._REGISTRY)
+    seqio.TaskRegistry.reset()
+    registry.register_family("parity", source=_source(), fields=["n", "options", "answer"], templates=PARITY,
+                             prepare=_prepare, collection="flan2021", formats=["zs_noopt"])
+    assert registry.collection_of("parity_zs_noopt") == "flan2021"
+    seqio.TaskRegistry.reset()
+    seqio.TaskRegistry._REGISTRY.update(saved)
+    assert registry.collection_of("parity_zs_noopt") == "synthetic"
+    assert registry.tasks_in("synthetic") == ["parity_zs_noopt"] and registry.tasks_in("flan2021") == []
+
+
 def test_metrics_and_postprocessor_compare_answers():
     assert registry.exact_match(["a", "b"], ["a", "c"]) == {"exact_match": 50.0}
     assert registry.postprocess_answer(b"2 + 2 = 4. So the answer is 4.") == "4"
