@@ -36,7 +36,7 @@ def from_hf_command(model_dir: str, output: str, dtype: str = "float32") -> t5.T
 def to_hf_command(checkpoint: str, output: str, *, spm: str | None = None,
                   relative_attention_max_distance: int = 128, layer_norm_epsilon: float = 1e-6) -> t5.T5Config:
     """Writes the parameters of an orbax checkpoint as a Hugging Face directory; returns the config."""
-    params_dir = checkpoints.find_params_directory(os.path.abspath(checkpoint))
+    params_dir = checkpoints.find_params_directory(os.path.abspath(checkpoint), "the CHECKPOINT argument of to-hf")
     with ocp.StandardCheckpointer() as checkpointer:
         params = checkpointer.restore(params_dir)
     config = hf.infer_config(

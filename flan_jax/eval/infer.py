@@ -10,12 +10,13 @@ record adds "prediction". Decoding is set by `evaluation.DecodeOptions` (greedy 
 """
 import argparse
 import json
-import logging
-import os
 import sys
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
+from flan_jax import gin_flags
 from flan_jax.eval import evaluator
+
+PROG = "flan-jax infer"
 
 
 def read_inputs(path: str) -> list[dict[str, Any]]:
@@ -93,30 +94,27 @@ def write_records(records: Iterable[Mapping[str, Any]], path: str | None) -> Non
         f.writelines(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `flan-jax infer`; returns the exit code."""
-    from flan_jax.eval import main as eval_main
-    from flan_jax.train import main as train_main
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="flan-jax infer", add_help=True)
+def parse_flags(argv: Sequence[str]) -> argparse.Namespace:
+    """t5x's flags (`flan_jax.gin_flags`) plus --input, --output and --prompt."""
+    parser = gin_flags.make_parser(PROG, __doc__.split("\n\n")[0])
     parser.add_argument("--input", default=None, help="JSON lines with an 'inputs' string")
     parser.add_argument("--output", default=None, help="JSON lines out (default: stdout)")
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
-    own, rest = parser.parse_known_args(argv)
-    flags = eval_main.parse_flags(rest)
-    try:
-        train_main.parse_gin(flags.gin_file, flags.gin_bindings, flags.gin_search_paths)
-        from flan_jax import gin_configurables
+    return gin_flags.parse(parser, argv)
 
-        gin_configurables.infer(input_file=own.input, output_file=own.output, prompts=own.prompt,
-                                show_progress=not flags.no_progress)
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"flan-jax infer: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+
+def run(flags: argparse.Namespace) -> list[dict[str, Any]]:
+    gin_flags.setup(flags)
+    from flan_jax import gin_configurables
+
+    return gin_configurables.infer(input_file=flags.input, output_file=flags.output, prompts=flags.prompt,
+                                   show_progress=not flags.no_progress)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `flan-jax infer`; returns the exit code."""
+    flags = parse_flags(list(sys.argv[1:] if argv is None else argv))
+    return gin_flags.run_command(PROG, lambda: run(flags))
 
 
 if __name__ == "__main__":

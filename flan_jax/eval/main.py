@@ -17,15 +17,17 @@ Markdown. `--dump-prompts DIR` writes the suite's exact prompts as JSON lines (s
 inputs, targets) so other systems answer identical inputs; without CHECKPOINT_PATH it stops there.
 """
 import argparse
-import importlib
 import json
-import logging
 import os
 import pathlib
 import sys
 from typing import Any, Mapping, Sequence
 
+from flan_jax import gin_flags
 from flan_jax.eval import benchmarks, evaluator
+
+PROG = "flan-jax eval"
+CHECKPOINT_MACRO = "CHECKPOINT_PATH"  # eval.gin / infer.gin's name for the checkpoint to restore
 
 HELD_OUT_MODULE = "flan_jax_tasks.held_out"
 # EVAL_DATA_DIRS keys -> the environment variables the task modules read.
@@ -59,11 +61,9 @@ def apply_data_dirs(data_dirs: Mapping[str, str] | None) -> None:
 
 def import_task_modules(modules: Sequence[str]) -> None:
     """Imports the modules that register the suite's tasks (the held-out benchmarks always)."""
-    for module in [HELD_OUT_MODULE] + [m for m in modules if m and m != HELD_OUT_MODULE]:
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            raise ImportError(f"Task module {module!r} could not be imported ({error}).") from error
+    gin_flags.import_module(HELD_OUT_MODULE, "the held-out benchmarks' module")
+    for module in [m for m in modules if m and m != HELD_OUT_MODULE]:
+        gin_flags.import_module(module)
 
 
 def dump_prompts(suite: str | Sequence[str], directory: str | os.PathLike, split: str | None = None) -> dict[str, int]:
@@ -107,8 +107,8 @@ def restore_params(model: Any, checkpoint_path: str, task_feature_lengths: Mappi
     abstract_boxed = jax.eval_shape(lambda rng: model.get_initial_variables(rng, input_shapes)["params"], jax.random.PRNGKey(0))
     _, mesh_specs = partitioner.param_specs(abstract_boxed)
     abstract = checkpoints.abstract_like(nn.meta.unbox(abstract_boxed), partitioner.to_shardings(mesh_specs))
-    params = checkpoints.restore_params(checkpoint_path, abstract)
-    step_dir = checkpoints.find_params_directory(checkpoint_path).parent.name
+    params = checkpoints.restore_params(checkpoint_path, abstract, source=CHECKPOINT_MACRO)
+    step_dir = checkpoints.find_params_directory(checkpoint_path, CHECKPOINT_MACRO).parent.name
     return params, int(step_dir) if step_dir.isdigit() else 0
 
 
@@ -165,49 +165,22 @@ def evaluate(
 
 
 def parse_flags(argv: Sequence[str]) -> argparse.Namespace:
-    """t5x's gin flags (`--gin.NAME=VALUE` as a binding) plus --dump-prompts."""
-    from flan_jax.train import main as train_main
-
-    parser = argparse.ArgumentParser(prog="flan-jax eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
-    parser.add_argument("--gin_bindings", action="append", default=[], help="gin binding (repeatable)")
-    parser.add_argument("--gin_search_paths", default="", help="comma-separated directories for gin files")
+    """t5x's flags (`flan_jax.gin_flags`) plus --dump-prompts."""
+    parser = gin_flags.make_parser(PROG, __doc__.split("\n\n")[0])
     parser.add_argument("--dump-prompts", dest="dump_prompts", default=None, metavar="DIR",
                         help="write the suite's prompts as JSON lines to DIR (no model needed)")
-    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
-    bindings, rest = [], []
-    for arg in argv:
-        if arg.startswith("--gin.") and "=" in arg:
-            name, value = arg[len("--gin."):].split("=", 1)
-            bindings.append(f"{name} = {value}")
-        else:
-            rest.append(arg)
-    flags = parser.parse_args(rest)
-    flags.gin_bindings = list(flags.gin_bindings) + bindings
-    flags.gin_search_paths = [p for p in flags.gin_search_paths.split(",") if p] + [".", str(train_main.REPO_GIN_DIR)]
-    return flags
-
-
-def _macro(name: str, default: Any = None) -> Any:
-    import gin
-
-    try:
-        return gin.query_parameter(f"%{name}")
-    except ValueError:
-        return default
+    return gin_flags.parse(parser, argv)
 
 
 def run(flags: argparse.Namespace) -> None:
-    from flan_jax.train import main as train_main
-
-    train_main.parse_gin(flags.gin_file, flags.gin_bindings, flags.gin_search_paths)
-    apply_data_dirs(_macro("EVAL_DATA_DIRS", {}))
-    import_task_modules([_macro("MIXTURE_OR_TASK_MODULE")])
+    gin_flags.setup(flags)
+    apply_data_dirs(gin_flags.macro("EVAL_DATA_DIRS", {}))
+    import_task_modules([gin_flags.macro("MIXTURE_OR_TASK_MODULE")])
     if flags.dump_prompts:
-        written = dump_prompts(_macro("EVAL_SUITE"), flags.dump_prompts, _macro("EVAL_SPLIT"))
+        written = dump_prompts(gin_flags.macro("EVAL_SUITE"), flags.dump_prompts, gin_flags.macro("EVAL_SPLIT"))
         for name, count in written.items():
             print(f"{pathlib.Path(flags.dump_prompts) / name}: {count} prompts")
-        if not _macro("CHECKPOINT_PATH"):
+        if not gin_flags.macro("CHECKPOINT_PATH"):
             return
     from flan_jax import gin_configurables
 
@@ -216,16 +189,8 @@ def run(flags: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `flan-jax eval`; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(parse_flags(argv))
-    except (ValueError, FileNotFoundError, ImportError, benchmarks.DataError) as error:
-        logging.debug("Evaluation stopped", exc_info=True)
-        print(f"flan-jax eval: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    flags = parse_flags(list(sys.argv[1:] if argv is None else argv))
+    return gin_flags.run_command(PROG, lambda: run(flags))
 
 
 if __name__ == "__main__":

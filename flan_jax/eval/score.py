@@ -17,7 +17,10 @@ import pathlib
 import sys
 from typing import Any, Iterable, Mapping, Sequence
 
+from flan_jax import gin_flags
 from flan_jax.eval import benchmarks, metrics, report
+
+PROG = "flan-jax score"
 
 
 class PredictionsError(ValueError):
@@ -106,7 +109,7 @@ def summary_json(summary: report.BenchmarkSummary) -> dict[str, Any]:
 
 
 def parse_flags(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="flan-jax score", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--benchmark", required=True, choices=metrics.BENCHMARKS)
     parser.add_argument("--data-dir", default=None, help="the benchmark's data directory (default: its FLAN_JAX_*_DIR variable)")
     parser.add_argument("--predictions", required=True, help="JSON lines {subtask, index, prediction}")
@@ -114,13 +117,9 @@ def parse_flags(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    flags = parse_flags(sys.argv[1:] if argv is None else argv)
-    try:
-        summary = score_predictions(flags.benchmark, read_predictions(flags.predictions), flags.data_dir)
-    except (PredictionsError, benchmarks.DataError, FileNotFoundError) as e:
-        print(f"flan-jax score: {e}", file=sys.stderr)
-        return 2
+def run(flags: argparse.Namespace) -> report.BenchmarkSummary:
+    """Scores the predictions file, prints the table (and what is missing), writes --output."""
+    summary = score_predictions(flags.benchmark, read_predictions(flags.predictions), flags.data_dir)
     print(report.benchmark_table(summary))
     if summary.missing:
         print(f"\n{sum(summary.missing.values())} examples had no prediction (counted as wrong): {summary.missing}")
@@ -128,4 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         pathlib.Path(flags.output).parent.mkdir(parents=True, exist_ok=True)
         with open(flags.output, "w", encoding="utf-8") as f:
             json.dump(summary_json(summary), f, indent=2, ensure_ascii=False)
-    return 0
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `flan-jax score`; returns the exit code (1: a file or record at fault, named)."""
+    flags = parse_flags(sys.argv[1:] if argv is None else argv)
+    return gin_flags.run_command(PROG, lambda: run(flags), user_errors=(ValueError, FileNotFoundError))

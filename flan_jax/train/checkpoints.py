@@ -93,19 +93,24 @@ def checkpoint_directory(model_dir: str | os.PathLike) -> epath.Path:
     return epath.Path(model_dir) / CHECKPOINTS_SUBDIR
 
 
-def find_params_directory(path: str | os.PathLike) -> epath.Path:
-    """The `params` item directory of INITIAL_CHECKPOINT_PATH.
+def find_params_directory(path: str | os.PathLike, source: str = "INITIAL_CHECKPOINT_PATH") -> epath.Path:
+    """The `params` item directory of a checkpoint path given by the user.
 
     Accepts a step directory (`.../checkpoints/1000`), a checkpoint directory (its latest
     step is used) or a MODEL_DIR of an earlier run.
 
+    Args:
+      path: the path as given.
+      source: the gin macro or flag that gave `path` (INITIAL_CHECKPOINT_PATH for training,
+        CHECKPOINT_PATH for eval and infer, ...): errors name it so the user knows what to fix.
+
     Raises:
-      FileNotFoundError naming the path and what was expected there.
+      FileNotFoundError naming `source`, the path and what was expected there.
     """
     # orbax needs absolute paths; remote ones (gs://...) already are.
     path = epath.Path(path if "://" in str(path) else os.path.abspath(path))
     if not path.exists():
-        raise FileNotFoundError(f"INITIAL_CHECKPOINT_PATH {str(path)!r} does not exist.")
+        raise FileNotFoundError(f"{source} {str(path)!r} does not exist.")
     if (path / PARAMS_ITEM).is_dir():
         return path / PARAMS_ITEM
     if (path / CHECKPOINTS_SUBDIR).is_dir():
@@ -113,35 +118,36 @@ def find_params_directory(path: str | os.PathLike) -> epath.Path:
     steps = sorted(int(p.name) for p in path.iterdir() if p.name.isdigit() and (p / PARAMS_ITEM).is_dir())
     if not steps:
         raise FileNotFoundError(
-            f"INITIAL_CHECKPOINT_PATH {str(path)!r} holds no orbax checkpoint: expected a step "
+            f"{source} {str(path)!r} holds no orbax checkpoint: expected a step "
             f"directory with a '{PARAMS_ITEM}' item, a directory of step directories, or a "
             "MODEL_DIR with a 'checkpoints' subdirectory."
         )
     return path / str(steps[-1]) / PARAMS_ITEM
 
 
-def restore_params(path: str | os.PathLike, abstract_params: PyTree) -> PyTree:
+def restore_params(path: str | os.PathLike, abstract_params: PyTree, source: str = "INITIAL_CHECKPOINT_PATH") -> PyTree:
     """Parameters only (no optimizer state) from an orbax checkpoint, onto the given shardings.
 
-    Used for INITIAL_CHECKPOINT_PATH: fine-tuning starts from pre-trained (or converted)
-    weights with a fresh optimizer at step 0.
+    Used for INITIAL_CHECKPOINT_PATH (fine-tuning starts from pre-trained or converted weights
+    with a fresh optimizer at step 0) and for CHECKPOINT_PATH of eval and infer.
 
     Args:
       path: see `find_params_directory`.
       abstract_params: `jax.ShapeDtypeStruct` tree with shardings; the checkpoint must match
         its structure and shapes.
+      source: the gin macro or flag that gave `path`, named in errors.
 
     Returns:
       The parameter tree, sharded as `abstract_params` says.
     """
-    params_dir = find_params_directory(path)
+    params_dir = find_params_directory(path, source)
     logging.info("Restoring parameters from %s", params_dir)
     with ocp.StandardCheckpointer() as checkpointer:
         try:
             return checkpointer.restore(params_dir, abstract_params)
         except (ValueError, KeyError) as error:
             raise ValueError(
-                f"The parameters in {str(params_dir)!r} do not match the model's parameters "
+                f"The parameters in {str(params_dir)!r} ({source}) do not match the model's parameters "
                 f"(structure or shapes differ; check the model gin file): {error}"
             ) from error
 

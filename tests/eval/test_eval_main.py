@@ -47,3 +47,41 @@ def test_infer_reads_inputs_and_answers_interactively(tmp_path):
     stdout = io.StringIO()
     count = infer.interactive(lambda texts: [t.upper() for t in texts], io.StringIO("abc\nxyz\n\nignored\n"), stdout)
     assert count == 2 and stdout.getvalue() == "> ABC\n> XYZ\n> "
+
+
+@pytest.fixture
+def fresh_gin():
+    import gin
+
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "infer"])
+def test_every_gin_command_takes_t5x_flags(command):
+    """train, eval and infer share one parser (flan_jax.gin_flags): the same flags mean the same."""
+    from flan_jax import gin_flags
+    from flan_jax.train import main as train_main
+
+    parse = {"train": train_main.parse_flags, "eval": main.parse_flags, "infer": infer.parse_flags}[command]
+    flags = parse(["--gin_file=runs/eval.gin", "--gin.EVAL_SUITE='mmlu'", "--gin_bindings=EVAL_BATCH_SIZE = 8",
+                   "--gin_search_paths=/a", "--seqio_additional_cache_dirs=/c1,/c2", "--seqio_additional_cache_dirs=/c3",
+                   "--no_progress"])
+    assert flags.gin_file == ["runs/eval.gin"]
+    assert flags.gin_bindings == ["EVAL_BATCH_SIZE = 8", "EVAL_SUITE = 'mmlu'"]
+    assert flags.gin_search_paths == ["/a", ".", str(gin_flags.REPO_GIN_DIR)]
+    assert flags.seqio_additional_cache_dirs == ["/c1", "/c2", "/c3"]
+    assert flags.no_progress and flags.coordinator_address is None
+
+
+def test_eval_names_checkpoint_path_when_the_checkpoint_is_missing(tmp_path, fresh_gin, capsys, monkeypatch):
+    for variable in ("FLAN_JAX_MMLU_DIR", "FLAN_JAX_BBH_DIR", "FLAN_JAX_TYDIQA_DIR", "FLAN_JAX_MGSM_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    missing = tmp_path / "no_run"
+    code = main.main(["--gin_file=runs/eval.gin", "--gin_file=models/t5_1_1/tiny.gin", f"--gin.CHECKPOINT_PATH='{missing}'",
+                      "--gin.MIXTURE_OR_TASK_MODULE=None", "--no_progress"])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert f"flan-jax eval: error: CHECKPOINT_PATH '{missing}' does not exist" in error
+    assert "INITIAL_CHECKPOINT_PATH" not in error

@@ -75,8 +75,21 @@ def test_initial_checkpoint_path_accepts_step_checkpoint_and_model_dirs(tmp_path
     with pytest.raises(FileNotFoundError, match="does not exist"):
         checkpoints.restore_params(tmp_path / "missing", abstract)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="holds no orbax checkpoint"):
+    with pytest.raises(FileNotFoundError, match="^INITIAL_CHECKPOINT_PATH .* holds no orbax checkpoint"):
         checkpoints.restore_params(tmp_path / "empty", abstract)
+
+
+def test_errors_name_the_macro_that_gave_the_path(tmp_path):
+    """Eval restores CHECKPOINT_PATH: its errors must not send the user to INITIAL_CHECKPOINT_PATH."""
+    abstract = {"kernel": jax.ShapeDtypeStruct((2, 3), jnp.float32, sharding=NamedSharding(partitioning.make_mesh(1), P()))}
+    with pytest.raises(FileNotFoundError, match="^CHECKPOINT_PATH .*missing' does not exist"):
+        checkpoints.restore_params(tmp_path / "missing", abstract, source="CHECKPOINT_PATH")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="^CHECKPOINT_PATH .* holds no orbax checkpoint"):
+        checkpoints.find_params_directory(tmp_path / "empty", "CHECKPOINT_PATH")
+    checkpoints.save_params(tmp_path / "small", {"kernel": jnp.zeros((4, 4))})
+    with pytest.raises(ValueError, match=r"\(CHECKPOINT_PATH\) do not match"):
+        checkpoints.restore_params(tmp_path / "small", abstract, source="CHECKPOINT_PATH")
 
 
 def test_save_params_writes_what_restore_params_reads(tmp_path):
