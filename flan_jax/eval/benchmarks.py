@@ -123,6 +123,23 @@ def data_dir(benchmark: str, directory: str | os.PathLike | None = None) -> path
     return path
 
 
+def data_file(argument: str | os.PathLike | None, env: str, default_name: str, what: str) -> pathlib.Path:
+    """A prompt / exemplar file: `argument`, else $`env`; a directory means its `default_name`.
+
+    Raises:
+      DataError: neither is set (naming the variable), or the file does not exist.
+    """
+    chosen = argument if argument is not None else os.environ.get(env)
+    if not chosen:
+        raise DataError(f"No {what}: pass one or set ${env} (a {default_name} or the directory holding it).")
+    path = pathlib.Path(chosen).expanduser()
+    if path.is_dir():
+        path = path / default_name
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist (from {'argument' if argument is not None else '$' + env}).")
+    return path
+
+
 def _first_existing(base: pathlib.Path, candidates: Sequence[str], what: str) -> pathlib.Path:
     for candidate in candidates:
         if (base / candidate).is_dir():
@@ -206,14 +223,7 @@ def _load_json(path: pathlib.Path):
 
 def mmlu_cot_prompts(cot_file: str | os.PathLike | None = None) -> dict[str, str]:
     """subject -> CoT prompt, from `cot_file` or $FLAN_JAX_MMLU_COT_FILE."""
-    chosen = cot_file if cot_file is not None else os.environ.get(MMLU_COT_FILE_ENV)
-    if not chosen:
-        raise DataError(f"No MMLU CoT prompt file: pass one or set ${MMLU_COT_FILE_ENV} (mmlu-cot.json).")
-    path = pathlib.Path(chosen).expanduser()
-    if path.is_dir():
-        path = path / "mmlu-cot.json"
-    if not path.is_file():
-        raise DataError(f"MMLU CoT prompt file {path} does not exist.")
+    path = data_file(cot_file, MMLU_COT_FILE_ENV, "mmlu-cot.json", "MMLU CoT prompt file")
     prompts = _load_json(path)
     if not isinstance(prompts, dict):
         raise DataError(f"{path}: expected a JSON object subject -> prompt string.")
@@ -433,14 +443,7 @@ def gsm8k_exemplars(train_file: str | os.PathLike | None = None, num_shots: int 
     "Natalia sold 48/2 = <<48/2=24>>24 clips ...\\n#### 72" -> rationale "Natalia sold 48/2 = 24
     clips ...", answer "72".
     """
-    chosen = train_file if train_file is not None else os.environ.get(GSM8K_TRAIN_FILE_ENV)
-    if not chosen:
-        raise DataError(f"MGSM exemplars come from GSM8K train: pass its train.jsonl or set ${GSM8K_TRAIN_FILE_ENV}.")
-    path = pathlib.Path(chosen).expanduser()
-    if path.is_dir():
-        path = path / "train.jsonl"
-    if not path.is_file():
-        raise DataError(f"GSM8K train file {path} does not exist.")
+    path = data_file(train_file, GSM8K_TRAIN_FILE_ENV, "train.jsonl", "GSM8K train file (MGSM's exemplars)")
     out = []
     with open(path, encoding="utf-8") as f:
         for line in f:

@@ -67,8 +67,12 @@ def _dataset_fn(benchmark: str, subtask: str, directory: str, prompt_files: dict
         if split != SPLIT:
             raise ValueError(f"{task_name(benchmark, subtask)} has only the {SPLIT!r} split, not {split!r}.")
 
+        # Read here, not inside the generator: a missing prompt or exemplar file (e.g. MGSM without
+        # $FLAN_JAX_GSM8K_TRAIN_FILE) raises its DataError when the task is used, not as a TF error.
+        examples = benchmarks.examples(benchmark, subtask, directory, **prompt_files)
+
         def generate():
-            for ex in benchmarks.examples(benchmark, subtask, directory, **prompt_files):
+            for ex in examples:
                 yield {
                     "inputs": ex.inputs, "targets": ex.targets, "subtask": ex.subtask, "index": ex.index,
                     "answers": list(ex.answers), "options": list(ex.options),
@@ -112,18 +116,18 @@ def register_benchmark(
       The task names, then the mixture name.
 
     Raises:
-      benchmarks.DataError: the data directory is missing or holds no subtask files.
+      benchmarks.DataError: the data directory is missing or holds no subtask files (a missing
+        CoT prompt or GSM8K exemplar file raises when a task's dataset is built).
       ValueError: a task or the mixture is already registered.
     """
     base = benchmarks.data_dir(benchmark, directory)
-    # Fail now (not at the first evaluation) when a prompt file the benchmark needs is absent.
+    # Prompt and exemplar files are read when a task is used (its DataError names the file or
+    # variable), so importing the collection never fails for a benchmark nobody evaluates.
     prompt_files: dict[str, Any] = {}
     if benchmark == "mmlu_cot":
         prompt_files["mmlu_cot_file"] = mmlu_cot_file
-        benchmarks.mmlu_cot_prompts(mmlu_cot_file)
     if benchmark == "mgsm":
         prompt_files["gsm8k_train_file"] = gsm8k_train_file
-        benchmarks.gsm8k_exemplars(gsm8k_train_file)
     vocabulary = vocabulary or vocabularies.byte_vocabulary()
     output_features = {
         "inputs": seqio.Feature(vocabulary, add_eos=True),

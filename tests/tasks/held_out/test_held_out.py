@@ -35,3 +35,28 @@ def test_without_data_nothing_is_registered(clean_registries, monkeypatch):
     monkeypatch.delenv("FLAN_JAX_BBH_DIR", raising=False)
     assert bbh.register() == []
     assert held_out_tasks.register_suite("flan_held_out", ["bbh"]) == []
+
+
+def test_mgsm_without_gsm8k_file_imports_and_fails_clearly_when_used(clean_registries, shared_data, monkeypatch):
+    """$FLAN_JAX_MGSM_DIR alone: the collection imports; using an MGSM task says which file is missing."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    from flan_jax.eval import benchmarks
+    from flan_jax_tasks.held_out import mgsm
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAN_JAX_")}
+    env["FLAN_JAX_MGSM_DIR"] = str(shared_data / "mgsm")
+    done = subprocess.run([sys.executable, "-c", "import flan_jax_tasks.held_out as h; print(len(h.mgsm.NAMES))"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "12"  # 11 languages and the mixture
+
+    monkeypatch.delenv("FLAN_JAX_GSM8K_TRAIN_FILE", raising=False)
+    assert "mgsm_de" in mgsm.register(shared_data / "mgsm")
+    task = seqio.get_mixture_or_task("mgsm_de")
+    with pytest.raises(benchmarks.DataError, match=r"No GSM8K train file .*set \$FLAN_JAX_GSM8K_TRAIN_FILE"):
+        task.get_dataset(None, split="test", shuffle=False)
