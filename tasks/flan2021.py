@@ -403,18 +403,11 @@ def register(
     Returns:
       The registered task names.
     """
-    names = []
-    for name in datasets or [d.name for d in DATASETS]:
-        if name not in DATASETS_BY_NAME:
-            raise ValueError(f"Unknown Flan 2021 dataset {name!r}; known: {sorted(DATASETS_BY_NAME)}.")
-        d = DATASETS_BY_NAME[name]
-        source = seqio.TfdsDataSource(tfds_name=d.tfds_name, tfds_data_dir=tfds_data_dir, splits=dict(d.splits))
-        chosen = None if formats is None else [f for f in formats if d.templates.options_field or "noopt" in f]
-        names += registry.register_family(
-            PREFIX + d.name, source=source, fields=d.fields, templates=d.templates, collection=COLLECTION,
-            cluster=d.cluster, formats=chosen, prepare=d.prepare, vocabulary=vocabulary, seed=seed,
-        )
-    return names
+    return registry.register_datasets(
+        DATASETS, datasets, collection=COLLECTION, prefix=PREFIX, formats=formats, vocabulary=vocabulary, seed=seed,
+        make_source=lambda d: seqio.TfdsDataSource(tfds_name=d.tfds_name, tfds_data_dir=tfds_data_dir,
+                                                   splits=dict(d.splits)),
+    )
 
 
 TASKS = register()

@@ -74,6 +74,12 @@ class Family:
     # False for families with under ~200 distinct examples: a content-disjoint validation split
     # would hold only a handful of them, so both splits are independent draws instead.
     disjoint: bool = True
+    prepare = None  # generated examples are already fields (registry.DatasetSpec)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The field names of generated examples (every draw has the same ones)."""
+        return tuple(self.make(random.Random(0)))
 
 
 def t(*pairs: tuple[str, str]) -> tuple[Template, ...]:
@@ -730,20 +736,11 @@ def register(
     Returns:
       The registered task names.
     """
-    names = []
-    for name in families or [f.name for f in FAMILIES]:
-        if name not in FAMILIES_BY_NAME:
-            raise ValueError(f"Unknown synthetic family {name!r}; known: {sorted(FAMILIES_BY_NAME)}.")
-        family = FAMILIES_BY_NAME[name]
-        supported = [f.suffix for f in formats_lib.applicable_formats(family.templates)]
-        chosen = supported if formats is None else [f for f in formats if f in supported]
-        source = family_source(family, num_examples, seed)
-        names += registry.register_family(
-            PREFIX + family.name, source=source, fields=source.fields, templates=family.templates,
-            collection=COLLECTION, cluster=family.cluster, formats=chosen, vocabulary=vocabulary,
-            few_shot=few_shot, seed=seed, shuffle_buffer_size=SHUFFLE_BUFFER_SIZE,
-        )
-    return names
+    return registry.register_datasets(
+        FAMILIES, families, collection=COLLECTION, prefix=PREFIX, formats=formats, vocabulary=vocabulary, seed=seed,
+        make_source=lambda family: family_source(family, num_examples, seed), few_shot=few_shot,
+        shuffle_buffer_size=SHUFFLE_BUFFER_SIZE,
+    )
 
 
 TASKS = register()

@@ -185,18 +185,10 @@ def register(
     unknown = sorted(set(data_files) - set(DATASETS_BY_NAME))
     if unknown:
         raise ValueError(f"data_files names unknown T0-SF dataset(s) {unknown}; known: {sorted(DATASETS_BY_NAME)}.")
-    names = []
-    for name in datasets or [d.name for d in DATASETS]:
-        if name not in DATASETS_BY_NAME:
-            raise ValueError(f"Unknown T0-SF dataset {name!r}; known: {sorted(DATASETS_BY_NAME)}.")
-        d = DATASETS_BY_NAME[name]
-        chosen = None if formats is None else [f for f in formats if d.templates.options_field or "noopt" in f]
-        names += registry.register_family(
-            PREFIX + d.name, source=source_of(d, data_files.get(name), tfds_data_dir), fields=d.fields,
-            templates=d.templates, collection=COLLECTION, cluster=d.cluster, formats=chosen, prepare=d.prepare,
-            vocabulary=vocabulary, seed=seed,
-        )
-    return names
+    return registry.register_datasets(
+        DATASETS, datasets, collection=COLLECTION, prefix=PREFIX, formats=formats, vocabulary=vocabulary, seed=seed,
+        make_source=lambda d: source_of(d, data_files.get(d.name), tfds_data_dir),
+    )
 
 
 TASKS = register()

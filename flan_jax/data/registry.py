@@ -35,7 +35,7 @@ again with same-named tasks.
 """
 import dataclasses
 import weakref
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
 
 import seqio
 
@@ -220,3 +220,84 @@ def register_family(
         )
         record(registered, TaskInfo(task, name, collection, cluster, fmt.suffix))
     return names
+
+
+class DatasetSpec(Protocol):
+    """What `register_datasets` needs of a collection's description of one dataset.
+
+    Each collection module keeps its own frozen dataclass (with where the data comes from: a
+    TFDS name, a Hub path, a file); these are the attributes they share.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def cluster(self) -> str | None: ...
+    @property
+    def templates(self) -> templates_lib.TemplateSet: ...
+    @property
+    def fields(self) -> Sequence[str]: ...
+    @property
+    def prepare(self) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None: ...
+
+
+Spec = TypeVar("Spec", bound=DatasetSpec)
+
+
+def select(datasets: Sequence[Spec], names: Sequence[str] | None, collection: str) -> list[Spec]:
+    """The datasets called `names`, in that order (all of them, in order, when None).
+
+    Raises:
+      ValueError: naming an unknown dataset and listing the collection's known ones.
+    """
+    by_name = {d.name: d for d in datasets}
+    if names is None:
+        return list(datasets)
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"Unknown {collection} dataset(s) {unknown}; known: {sorted(by_name)}.")
+    return [by_name[n] for n in names]
+
+
+def register_datasets(
+    datasets: Sequence[Spec],
+    names: Sequence[str] | None,
+    *,
+    make_source: Callable[[Spec], seqio.DataSource],
+    collection: str,
+    prefix: str,
+    formats: Sequence[str] | None = None,
+    vocabulary: seqio.Vocabulary | None = None,
+    seed: int = 0,
+    **family_options: Any,
+) -> list[str]:
+    """Registers `{prefix}{dataset}_{format}` for each dataset of a collection (nothing is read).
+
+    Args:
+      datasets: the collection's datasets.
+      names: which of them (default all); an unknown name is an error listing the known ones.
+      make_source: dataset -> its seqio source (TFDS, Hugging Face, local files...).
+      collection: recorded for every task (see COLLECTIONS).
+      prefix: prepended to the dataset name, e.g. "flan2021_".
+      formats: format suffixes, each registered for the datasets whose templates support it
+        (e.g. options formats only where there are options); None = all each one supports.
+      vocabulary: default the byte vocabulary.
+      seed: rendering seed.
+      **family_options: passed to `register_family` (few_shot, shuffle_buffer_size, ...).
+
+    Returns:
+      The registered task names, dataset by dataset.
+    """
+    wanted = None if formats is None else [formats_lib.get_format(f) for f in formats]
+    registered = []
+    for spec in select(datasets, names, collection):
+        chosen = None
+        if wanted is not None:
+            supported = formats_lib.applicable_formats(spec.templates)
+            chosen = [f for f in wanted if f in supported]
+        registered += register_family(
+            prefix + spec.name, source=make_source(spec), fields=spec.fields, templates=spec.templates,
+            collection=collection, cluster=spec.cluster, formats=chosen, prepare=spec.prepare,
+            vocabulary=vocabulary, seed=seed, **family_options,
+        )
+    return registered

@@ -88,5 +88,5 @@ def test_cot_targets_end_with_the_answer(suite):
 def test_register_subsets_and_unknown_family(clean_registries):
     names = synthetic.register(families=["parity", "uppercase_word"], formats=["zs_opt", "zs_noopt"])
     assert names == ["synthetic_parity_zs_opt", "synthetic_parity_zs_noopt", "synthetic_uppercase_word_zs_noopt"]
-    with pytest.raises(ValueError, match="Unknown synthetic family 'parrity'"):
+    with pytest.raises(ValueError, match=r"Unknown synthetic dataset\(s\) \['parrity'\]"):
         synthetic.register(families=["parrity"])

@@ -80,7 +80,7 @@ def test_tfds_dataset_renders_on_mock_data(clean_registries):
 
 
 def test_unknown_names_are_errors(clean_registries):
-    with pytest.raises(ValueError, match="Unknown T0-SF dataset 'nope'"):
+    with pytest.raises(ValueError, match=r"Unknown t0sf dataset\(s\) \['nope'\]; known: .*'wiki_qa'"):
         t0.register(datasets=["nope"])
     with pytest.raises(ValueError, match="data_files names unknown"):
         t0.register(data_files={"nope": {"train": "x"}})
