@@ -31,6 +31,8 @@ def run(flags: argparse.Namespace) -> None:
 
     gin_flags.setup(flags)
     gin_flags.import_module(gin_flags.macro("MIXTURE_OR_TASK_MODULE"))
+    if gin_flags.macro("USE_CACHED_TASKS", False):
+        check_cached(gin_flags.macro("MIXTURE_OR_TASK_NAME"))
     from flan_jax import gin_configurables
 
     result = gin_configurables.train(operative_config=gin.operative_config_str, show_progress=not flags.no_progress)
@@ -46,6 +48,30 @@ def run(flags: argparse.Namespace) -> None:
         )
     if gin_flags.macro("EVAL_AFTER_TRAINING", False):
         evaluate_after_training(show_progress=not flags.no_progress)
+
+
+def check_cached(mixture_or_task_name) -> None:
+    """With USE_CACHED_TASKS = True, fails before compiling when a task has no `flan-jax cache` output where seqio looks.
+
+    Raises:
+      ValueError naming the uncached tasks, the directories searched and the two fixes.
+    """
+    import seqio
+
+    from flan_jax.data import pipeline
+
+    if not isinstance(mixture_or_task_name, str):  # e.g. @mixtures.flan2022(): resolved by gin later
+        return
+    provider = pipeline.get_mixture_or_task(mixture_or_task_name)
+    tasks = provider.tasks if isinstance(provider, seqio.Mixture) else [provider]
+    uncached = [t.name for t in tasks if not t.cache_dir]
+    if uncached:
+        shown = ", ".join(uncached[:5]) + (f" and {len(uncached) - 5} more" if len(uncached) > 5 else "")
+        raise ValueError(
+            f"USE_CACHED_TASKS = True but {shown} of {mixture_or_task_name!r} have no completed cache in "
+            f"{list(seqio.get_global_cache_dirs())}: pass the `flan-jax cache` output directory with "
+            "--seqio_additional_cache_dirs=DIR (or SEQIO_ADDITIONAL_CACHE_DIRS), or set USE_CACHED_TASKS = False."
+        )
 
 
 def evaluate_after_training(show_progress: bool = True):

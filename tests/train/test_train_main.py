@@ -97,3 +97,55 @@ def test_task_module_that_cannot_be_imported_is_named(tmp_path, fresh_gin, capsy
 def test_missing_gin_file_is_an_error(fresh_gin, capsys):
     assert main.main([]) == 1
     assert "No --gin_file given" in capsys.readouterr().err
+
+
+def test_train_reads_a_flan_jax_cache_through_seqio_additional_cache_dirs(tmp_path, clean_registries, fresh_gin, capsys, monkeypatch):
+    """`flan-jax cache` (Beam DirectRunner) writes a task; USE_CACHED_TASKS finds it only through the flag."""
+    pytest.importorskip("apache_beam", reason="apache-beam is not installed (pip install 'flan-jax[beam]')")
+    import types
+
+    import seqio
+
+    from flan_jax.data import cache
+
+    name = "tiny_reverse_cacheable"
+    monkeypatch.setitem(sys.modules, "tiny_cache_tasks", types.ModuleType("tiny_cache_tasks"))
+    saved_cache_dirs = list(seqio.get_global_cache_dirs())
+    cache_dir = tmp_path / "seqio_cache"
+    try:
+        tiny_setup.register(name, cacheable=True)
+        assert cache.main([name, "--output", str(cache_dir), "--module", "tiny_cache_tasks"]) == 0
+        assert (cache_dir / seqio.get_task_dir_from_name(name) / "COMPLETED").exists()
+        # A fresh run: seqio knows neither the cache directory nor a task that found it.
+        seqio.set_global_cache_dirs(saved_cache_dirs)
+        seqio.TaskRegistry.remove(name)
+        tiny_setup.register(name, cacheable=True)
+        args = _tiny_args(tmp_path, f"--gin.MIXTURE_OR_TASK_NAME='{name}'", "--gin.USE_CACHED_TASKS=True",
+                          "--gin.TRAIN_STEPS=2", "--gin.CHECKPOINT_PERIOD=2", '--gin.TASK_FEATURE_LENGTHS={"inputs": 32, "targets": 16}')
+        assert main.main(args) == 1
+        error = capsys.readouterr().err
+        assert f"USE_CACHED_TASKS = True but {name} of '{name}' have no completed cache" in error
+        assert "--seqio_additional_cache_dirs=DIR" in error
+        seqio.TaskRegistry.remove(name)
+        tiny_setup.register(name, cacheable=True)
+        gin.clear_config()
+        assert main.main(args + [f"--seqio_additional_cache_dirs={cache_dir}"]) == 0, capsys.readouterr().err[-3000:]
+        assert seqio.TaskRegistry.get(name).cache_dir == str(cache_dir / seqio.get_task_dir_from_name(name))
+        assert (tmp_path / "run" / "checkpoints" / "2" / "params").is_dir()
+    finally:
+        seqio.set_global_cache_dirs(saved_cache_dirs)
+
+
+def test_cache_dirs_come_from_the_flag_and_the_gin_macro(fresh_gin):
+    import seqio
+
+    from flan_jax import gin_flags
+
+    saved = list(seqio.get_global_cache_dirs())
+    try:
+        gin_flags.parse_gin(["runs/finetune.gin"], ["SEQIO_ADDITIONAL_CACHE_DIRS = ['/gin/cache', '/flag/b']"],
+                            [str(gin_flags.REPO_GIN_DIR)])
+        assert gin_flags.add_cache_dirs(["/flag/a", "/flag/b"]) == ["/flag/a", "/flag/b", "/gin/cache"]
+        assert {"/flag/a", "/flag/b", "/gin/cache"} <= set(seqio.get_global_cache_dirs())
+    finally:
+        seqio.set_global_cache_dirs(saved)

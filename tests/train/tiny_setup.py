@@ -32,14 +32,19 @@ def _dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.
     )
 
 
-def register(name: str = TASK_NAME) -> str:
-    """Registers a task whose examples ask to reverse a word (byte vocabulary)."""
+def register(name: str = TASK_NAME, cacheable: bool = False) -> str:
+    """Registers a task whose examples ask to reverse a word (byte vocabulary).
+
+    `cacheable` puts a seqio.CacheDatasetPlaceholder after tokenization, so `flan-jax cache`
+    can write it and USE_CACHED_TASKS = True read it.
+    """
     vocabulary = vocabularies.byte_vocabulary()
     features = {key: seqio.Feature(vocabulary, add_eos=True) for key in ("inputs", "targets")}
+    cache = [seqio.CacheDatasetPlaceholder()] if cacheable else []
     seqio.TaskRegistry.add(
         name,
         source=seqio.FunctionDataSource(_dataset_fn, splits=("train", "validation")),
-        preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
+        preprocessors=[seqio.preprocessors.tokenize, *cache, seqio.preprocessors.append_eos_after_trim],
         output_features=features,
     )
     return name
