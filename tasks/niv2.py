@@ -22,10 +22,10 @@ Which files are registered (the documented rule):
 Registration is lazy: it reads the split lists, the file names and the first 16 KiB of each file
 (for the Source and Categories); instances are parsed only when a task's data is read.
 
-Few-shot: the positive examples sit inside the template (after the definition, once), because the
-generic few-shot format repeats the whole template for each exemplar, which would repeat the
-definition. So `fs_noopt` here is a standard-kind format whose exemplars come from the `exemplars`
-field this module renders; the mixture treats it as few-shot by its suffix.
+Few-shot follows the Flan 2022 NIv2 layout: the task's Definition is stated once (each template's
+`instruction`), then up to three of its positive examples, then the instance, in the template's
+input/output pattern (`formats.FewShotConfig.exemplars_field`: the exemplars are the task's own
+positive examples, not other instances).
 """
 import logging
 import os
@@ -36,7 +36,7 @@ import seqio
 
 from flan_jax.data import formats as formats_lib
 from flan_jax.data import registry, sources
-from flan_jax.data.templates import Template, TemplateSet, choose
+from flan_jax.data.templates import Template, TemplateSet
 
 COLLECTION = "niv2"
 PREFIX = "niv2_"
@@ -45,53 +45,31 @@ PREFIX = "niv2_"
 HELD_OUT_NAME_PATTERNS = ("mmmlu",)
 HELD_OUT_SOURCE_PATTERNS = ("mmlu", "hendrycks", "massive multitask language understanding")
 
-ZERO_SHOT = formats_lib.ZS_NOOPT
-# Few-shot with the positive examples rendered into the template (see the module docstring).
-FEW_SHOT = formats_lib.Format("fs_noopt", formats_lib.STANDARD, few_shot=False, options=False)
+FORMATS = (formats_lib.ZS_NOOPT, formats_lib.FS_NOOPT)
 
 # Tk-Instruct used two positive examples; three keeps inputs within FLAN-T5's 2048 tokens for
 # nearly every task while showing more than one output style.
 NUM_EXEMPLARS = 3
-# Positive examples are dropped (last first) until their text fits this many characters, about
-# 1,000 SentencePiece tokens, half the FLAN-T5 input length (Chung et al. 2022, Table 22).
-MAX_EXEMPLAR_CHARS = 4000
 
-ZERO_SHOT_TEMPLATES = (
-    Template("{definition}\n\n{input}", "{output}"),
-    Template("Definition: {definition}\n\nInput: {input}\nOutput:", "{output}"),
-    Template("Detailed Instructions: {definition}\nProblem: {input}\nSolution:", "{output}"),
-    Template("{definition}\n\nQ: {input}\n\nA:", "{output}"),
-    Template("Instructions: {definition}\n\nInput: {input}\n\nOutput:", "{output}"),
-    Template("You will be given a definition of a task first, then some input of the task.\n"
-             "{definition}\n\n{input}\nOutput:", "{output}"),
-    Template("Teacher: {definition}\nStudent: {input}\nAnswer:", "{output}"),
-    Template("Task: {definition}\n\n{input}\n\nResponse:", "{output}"),
-)
+# The definition is each template's instruction: zero-shot inputs are the instruction, a blank
+# line, then the input pattern; few-shot inputs state it once before the positive examples.
+TEMPLATES = TemplateSet(templates=(
+    Template("{input}", "{output}", instruction="{definition}"),
+    Template("Input: {input}\nOutput:", "{output}", instruction="Definition: {definition}"),
+    Template("Problem: {input}\nSolution:", "{output}", instruction="Detailed Instructions: {definition}"),
+    Template("Q: {input}\n\nA:", "{output}", instruction="{definition}"),
+    Template("Input: {input}\n\nOutput:", "{output}", instruction="Instructions: {definition}"),
+    Template("{input}\nOutput:", "{output}",
+             instruction="You will be given a definition of a task first, then some input of the task.\n{definition}"),
+    Template("Student: {input}\nAnswer:", "{output}", instruction="Teacher: {definition}"),
+    Template("{input}\n\nResponse:", "{output}", instruction="Task: {definition}"),
+), answer_field="output")
 
-FEW_SHOT_TEMPLATES = (
-    Template("{definition}\n\n{exemplars}\n\nNow complete the following example.\nInput: {input}\nOutput:",
-             "{output}"),
-    Template("Definition: {definition}\n\n{exemplars}\n\nNew input: {input}\nSolution:", "{output}"),
-    Template("Instructions: {definition}\nHere are some examples.\n\n{exemplars}\n\n"
-             "Now solve this one.\n{input}\nAnswer:", "{output}"),
-    Template("{definition}\n\nExamples:\n{exemplars}\n\nQ: {input}\nA:", "{output}"),
-    Template("Read the task and the worked examples, then answer.\nTask: {definition}\n\n{exemplars}\n\n"
-             "Input: {input}\nOutput:", "{output}"),
-    Template("Teacher: {definition}\nFor example:\n{exemplars}\n\nStudent: {input}\nAnswer:", "{output}"),
-)
-
-# How one positive example is shown inside {exemplars}: (item pattern, joiner). `{n}` counts
-# from 1. Chosen per example, like the template.
-EXEMPLAR_STYLES = (
-    ("Positive Example {n} -\nInput: {input}\nOutput: {output}", "\n\n"),
-    ("Example {n}:\nInput: {input}\nOutput: {output}", "\n\n"),
-    ("Example input: {input}\nExample output: {output}", "\n\n"),
-    ("Q: {input}\nA: {output}", "\n\n"),
-)
+# Between an example's input and output, and between examples. The input patterns end with a cue
+# ("Output:", "A:") or a bare input, so a newline or a space reads well for both.
+SEPARATORS = (("\n", "\n\n"), (" ", "\n\n"), ("\n", "\n\n\n"))
 
 FIELDS = tuple(sources.NIV2_SIGNATURE) + ("exemplars",)
-ZERO_SHOT_SET = TemplateSet(templates=ZERO_SHOT_TEMPLATES, answer_field="output")
-FEW_SHOT_SET = TemplateSet(templates=FEW_SHOT_TEMPLATES, answer_field="output")
 
 
 def held_out_overlap(entry: sources.NIv2Entry) -> str | None:
@@ -112,29 +90,16 @@ def held_out_overlap(entry: sources.NIv2Entry) -> str | None:
     return None
 
 
-def render_exemplars(fields: dict[str, Any], num_exemplars: int = NUM_EXEMPLARS,
-                     max_chars: int = MAX_EXEMPLAR_CHARS) -> str:
-    """The task's positive examples as one text block, within `max_chars`.
+def prepare(example: dict[str, Any]) -> dict[str, Any] | None:
+    """An NIv2 instance plus its task's positive examples as exemplar fields; None without an output.
 
     Example:
-      positive_inputs ["2+2"], positive_outputs ["4"], style 2 -> "Example input: 2+2\\nExample output: 4"
+      positive_inputs ["2+2"], positive_outputs ["4"] -> exemplars [{"input": "2+2", "output": "4"}]
     """
-    _, (item, joiner) = choose(EXEMPLAR_STYLES, fields["task"], fields["id"], "exemplar_style")
-    pairs = list(zip(fields["positive_inputs"], fields["positive_outputs"]))[:num_exemplars]
-    while pairs:
-        block = joiner.join(item.format(n=i + 1, input=x, output=y) for i, (x, y) in enumerate(pairs))
-        if len(block) <= max_chars:
-            return block
-        pairs = pairs[:-1]
-    return ""
-
-
-def _prepare(num_exemplars: int, max_chars: int):
-    def prepare(example: dict[str, Any]) -> dict[str, Any] | None:
-        if not example["output"].strip():
-            return None
-        return {**example, "exemplars": render_exemplars(example, num_exemplars, max_chars)}
-    return prepare
+    if not example["output"].strip():
+        return None
+    exemplars = [{"input": x, "output": y} for x, y in zip(example["positive_inputs"], example["positive_outputs"])]
+    return {**example, "exemplars": exemplars}
 
 
 def task_entries(
@@ -183,7 +148,7 @@ def register(
     on_error: str = "raise",
     on_missing: str = "error",
     num_exemplars: int = NUM_EXEMPLARS,
-    max_exemplar_chars: int = MAX_EXEMPLAR_CHARS,
+    max_input_length: int = formats_lib.FewShotConfig.max_input_length,
     vocabulary: seqio.Vocabulary | None = None,
     seed: int = 0,
 ) -> list[str]:
@@ -200,7 +165,8 @@ def register(
       on_error: with `validate`, "raise" on a malformed file or "skip" it with a warning.
       on_missing: no data directory: "error" (the message says what to download and where to
         point FLAN_JAX_NIV2_DIR), "warn" (log it, register nothing) or "ignore".
-      num_exemplars, max_exemplar_chars: positive examples shown in the few-shot format.
+      num_exemplars: positive examples shown in the few-shot format (fewer when they do not
+        fit `max_input_length` vocabulary tokens with the definition and the instance).
       vocabulary: default the byte vocabulary.
       seed: rendering seed.
 
@@ -209,7 +175,7 @@ def register(
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
-    unknown = sorted(set(formats) - {ZERO_SHOT.suffix, FEW_SHOT.suffix})
+    unknown = sorted(set(formats) - {f.suffix for f in FORMATS})
     if unknown:
         raise ValueError(f"NIv2 formats are 'zs_noopt' and 'fs_noopt'; got {unknown}.")
     try:
@@ -222,9 +188,8 @@ def register(
         return []
     logging.info("NIv2: %d task files to register, %d skipped (test split or held-out overlap).",
                  len(entries), len(skipped))
-    prepare = _prepare(num_exemplars, max_exemplar_chars)
-    groups = [(fmt, template_set) for fmt, template_set in ((ZERO_SHOT, ZERO_SHOT_SET), (FEW_SHOT, FEW_SHOT_SET))
-              if fmt.suffix in formats]
+    few_shot = formats_lib.FewShotConfig(num_exemplars=num_exemplars, max_input_length=max_input_length,
+                                         separators=SEPARATORS, exemplars_field="exemplars")
     names = []
     for entry in entries:
         if validate:
@@ -235,13 +200,11 @@ def register(
                     raise
                 logging.warning("NIv2: skipping malformed task file: %s", e)
                 continue
-        source = sources.NIv2Source(entry.path, all_outputs=all_outputs)
-        for fmt, template_set in groups:
-            names += registry.register_family(
-                family_name(entry), source=source, fields=FIELDS, templates=template_set,
-                collection=COLLECTION, cluster=cluster_of(entry), formats=[fmt], prepare=prepare,
-                vocabulary=vocabulary, seed=seed,
-            )
+        names += registry.register_family(
+            family_name(entry), source=sources.NIv2Source(entry.path, all_outputs=all_outputs), fields=FIELDS,
+            templates=TEMPLATES, collection=COLLECTION, cluster=cluster_of(entry), formats=list(formats),
+            prepare=prepare, few_shot=few_shot, vocabulary=vocabulary, seed=seed,
+        )
     return names
 
 

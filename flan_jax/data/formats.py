@@ -102,6 +102,10 @@ class FewShotConfig:
         (read once per task and kept in memory).
       exemplar_split: where exemplars come from.
       separators: varied (inputs/targets, between exemplars) separator pairs.
+      exemplars_field: take the exemplars from this field of the example itself (a list of
+        field dicts, in order, the first `num_exemplars`) instead of drawing them from the
+        exemplar split: for tasks that ship their own demonstrations, like NIv2's positive
+        examples. No exemplar split is read then.
     """
 
     num_exemplars: int = 3
@@ -109,6 +113,11 @@ class FewShotConfig:
     pool_size: int = 64
     exemplar_split: str = "train"
     separators: Sequence[tuple[str, str]] = templates_lib.FEW_SHOT_SEPARATORS
+    exemplars_field: str | None = None
+
+    def uses_pool(self, fmt: "Format") -> bool:
+        """Whether `fmt` draws exemplars from the exemplar split (few-shot, no exemplars_field)."""
+        return fmt.few_shot and self.exemplars_field is None
 
 
 def template_group(fmt: Format, template_set: templates_lib.TemplateSet) -> tuple[templates_lib.Template, ...]:
@@ -140,6 +149,7 @@ def render_example(
 
     Every choice (template, options style, exemplars, separators) is keyed by the example's
     content, the task name and `seed`, so the output is a pure function of the arguments.
+    A template's instruction (`Template.instruction`) is stated once, before the exemplars.
 
     Args:
       fields: the example's fields.
@@ -148,7 +158,7 @@ def render_example(
       fmt: the format.
       seed: change it to draw a different (still deterministic) rendering of the same data.
       exemplar_pool: candidate exemplars (fields) for few-shot formats; the example itself and
-        exact copies of it are never chosen.
+        exact copies of it are never chosen. Unused with `few_shot.exemplars_field`.
       few_shot: few-shot settings.
       length_fn: string length in vocabulary tokens, for pruning exemplars.
       exemplar_keys: `example_key` of each pool entry, when the caller has them (they cost a
@@ -164,16 +174,22 @@ def render_example(
     if fmt.options and template_set.options_field is not None:
         _, style = templates_lib.choose(templates_lib.OPTION_STYLES, task_name, seed, key, "options")
     inputs, targets = templates_lib.render(template, fields, template_set, style, task_name)
+    instruction = templates_lib.render_instruction(template, fields, task_name)
     num_exemplars = 0
-    if fmt.few_shot:
-        keys = exemplar_keys if exemplar_keys is not None else [example_key(e) for e in exemplar_pool]
-        candidates = [e for e, k in zip(exemplar_pool, keys) if k != key]
-        rng = random.Random(templates_lib.stable_hash(task_name, seed, key, "exemplars"))
-        chosen = rng.sample(candidates, min(few_shot.num_exemplars, len(candidates)))
+    if not fmt.few_shot:
+        inputs = templates_lib.with_instruction(instruction, inputs)
+    else:
+        if few_shot.exemplars_field is not None:
+            chosen = list(fields[few_shot.exemplars_field])[:few_shot.num_exemplars]
+        else:
+            keys = exemplar_keys if exemplar_keys is not None else [example_key(e) for e in exemplar_pool]
+            candidates = [e for e, k in zip(exemplar_pool, keys) if k != key]
+            rng = random.Random(templates_lib.stable_hash(task_name, seed, key, "exemplars"))
+            chosen = rng.sample(candidates, min(few_shot.num_exemplars, len(candidates)))
         rendered = [templates_lib.render(template, e, template_set, style, task_name) for e in chosen]
         _, separators = templates_lib.choose(few_shot.separators, task_name, seed, key, "separators")
         inputs, num_exemplars = templates_lib.assemble_few_shot(
-            rendered, inputs, separators, few_shot.max_input_length, length_fn
+            rendered, inputs, separators, few_shot.max_input_length, length_fn, instruction
         )
     return {"inputs": inputs, "targets": targets, "template_idx": template_idx, "num_exemplars": num_exemplars}
 
@@ -244,7 +260,7 @@ class TemplatedSource(seqio.DataSource):
         # Sizes are asked of the base source lazily: a TFDS source reads its builder's metadata
         # (possibly remotely) to answer, which registration must not wait for.
         super().__init__(splits=base.splits, num_input_examples=None, caching_permitted=base.caching_permitted)
-        if fmt.few_shot and few_shot.exemplar_split not in base.splits:
+        if few_shot.uses_pool(fmt) and few_shot.exemplar_split not in base.splits:
             raise ValueError(
                 f"Task {task_name!r} ({fmt.suffix}): few-shot exemplars come from split "
                 f"{few_shot.exemplar_split!r}, which the source lacks (splits: {list(base.splits)}). "
@@ -296,16 +312,17 @@ class TemplatedSource(seqio.DataSource):
 
     def render(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """One example's output features (strings + metadata) in this source's format."""
+        uses_pool = self.few_shot.uses_pool(self.fmt)
         rendered = render_example(
             fields,
             task_name=self.task_name,
             template_set=self.template_set,
             fmt=self.fmt,
             seed=self.seed,
-            exemplar_pool=self.exemplar_pool() if self.fmt.few_shot else (),
+            exemplar_pool=self.exemplar_pool() if uses_pool else (),
             few_shot=self.few_shot,
             length_fn=self.length_fn,
-            exemplar_keys=self._exemplar_keys if self.fmt.few_shot else None,
+            exemplar_keys=self._exemplar_keys if uses_pool else None,
         )
         return {
             "inputs": rendered["inputs"],

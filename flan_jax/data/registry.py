@@ -181,6 +181,9 @@ def register_family(
     """
     vocabulary = vocabulary or vocabularies.byte_vocabulary()
     templates.validate(fields, name)
+    if few_shot.exemplars_field is not None and few_shot.exemplars_field not in fields:
+        raise ValueError(f"Task family {name!r}: FewShotConfig.exemplars_field={few_shot.exemplars_field!r} is not "
+                         f"a declared field (declared: {sorted(fields)}).")
     chosen = [formats_lib.get_format(f) if isinstance(f, str) else f
               for f in (formats_lib.applicable_formats(templates) if formats is None else formats)]
     for fmt in chosen:

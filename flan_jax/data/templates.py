@@ -63,14 +63,21 @@ class Template:
         `{options_}`, where the options block goes in formats that show options; where it is
         absent the block is appended after a blank line.
       targets: pattern for the target, e.g. "{answer}".
+      instruction: optional pattern stated once before everything else, e.g. "Definition:
+        {definition}". Zero-shot inputs are the instruction, a blank line, then `inputs`;
+        few-shot inputs state it once, then the exemplars and the query in the `inputs` /
+        `targets` patterns (the Flan 2022 NIv2 few-shot layout: the task definition once,
+        then its positive examples), instead of repeating it in every exemplar.
     """
 
     inputs: str
     targets: str
+    instruction: str = ""
 
     def fields(self) -> frozenset[str]:
         """The example fields this template needs (the options placeholder excluded)."""
-        return (pattern_fields(self.inputs) | pattern_fields(self.targets)) - {OPTIONS_PLACEHOLDER}
+        patterns = (self.inputs, self.targets, self.instruction)
+        return frozenset().union(*map(pattern_fields, patterns)) - {OPTIONS_PLACEHOLDER}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +169,7 @@ def chain_of_thought(
     """
     target = f"{{{rationale_field}}} {COT_ANSWER_PHRASE} {{{answer_field}}}."
     return tuple(
-        Template(f"{t.inputs}\n{triggers[i % len(triggers)]}", target) for i, t in enumerate(templates)
+        Template(f"{t.inputs}\n{triggers[i % len(triggers)]}", target, t.instruction) for i, t in enumerate(templates)
     )
 
 
@@ -292,6 +299,24 @@ def render(
     return inputs, targets.strip()
 
 
+def render_instruction(template: Template, fields: Mapping[str, Any], task_name: str = "?") -> str:
+    """The template's instruction filled in from `fields` ("" when it has none)."""
+    if not template.instruction:
+        return ""
+    try:
+        return template.instruction.format(**fields).strip()
+    except (KeyError, IndexError) as e:
+        raise ValueError(
+            f"Task {task_name!r}: an example lacks field {e} used by the instruction of template {template}; "
+            f"its fields are {sorted(fields)}."
+        ) from e
+
+
+def with_instruction(instruction: str, text: str) -> str:
+    """`text` after the instruction and a blank line (just `text` without an instruction)."""
+    return f"{instruction}\n\n{text}" if instruction else text
+
+
 def _tidy(text: str) -> str:
     """Strips the blank lines an empty `{options_}` leaves behind (the "noopt" formats).
 
@@ -312,11 +337,12 @@ def assemble_few_shot(
     separators: tuple[str, str],
     max_length: int,
     length_fn: Callable[[str], int] = lambda s: len(s.encode("utf-8")),
+    instruction: str = "",
 ) -> tuple[str, int]:
-    """Few-shot inputs: exemplars (inputs + targets) then the query, pruned to `max_length`.
+    """Few-shot inputs: [instruction,] exemplars (inputs + targets), the query; within `max_length`.
 
     Exemplars farthest from the query are dropped first until the whole fits; with none left
-    the result is the plain query (zero-shot), which seqio then trims as usual.
+    the result is the plain (instructed) query, i.e. zero-shot, which seqio then trims as usual.
 
     Args:
       exemplars: rendered (inputs, targets) pairs, nearest-to-query last.
@@ -324,22 +350,24 @@ def assemble_few_shot(
       separators: (inputs/targets separator, exemplar separator), see FEW_SHOT_SEPARATORS.
       max_length: budget in `length_fn` units (vocabulary tokens, when registered).
       length_fn: length of a string.
+      instruction: stated once before the first exemplar (see `Template.instruction`).
 
     Returns:
       (inputs, number of exemplars kept).
 
     Example:
       [("1+1?", "2")], "2+2?", ("\\nA: ", "\\n\\n") -> ("1+1?\\nA: 2\\n\\n2+2?\\nA:", 1)
+      the same with instruction "Add." -> ("Add.\\n\\n1+1?\\nA: 2\\n\\n2+2?\\nA:", 1)
     """
     inner, outer = separators
     tail = f"{query}{inner.rstrip()}"
     blocks = [f"{inputs}{inner}{targets}" for inputs, targets in exemplars]
     while blocks:
-        text = outer.join(blocks + [tail])
+        text = with_instruction(instruction, outer.join(blocks + [tail]))
         if length_fn(text) <= max_length:
             return text, len(blocks)
         blocks = blocks[1:]
-    return tail, 0
+    return with_instruction(instruction, tail), 0
 
 
 def stable_hash(*parts: Any) -> int:

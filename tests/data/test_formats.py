@@ -77,6 +77,51 @@ def test_few_shot_prunes_to_the_length_budget():
     assert full["inputs"].endswith(pruned["inputs"])  # the farthest exemplar went first
 
 
+DEFINED = T.TemplateSet(templates=[T.Template("Input: {x}\nOutput:", "{y}", instruction="Definition: {definition}")],
+                        answer_field="y")
+
+
+def defined(x: int) -> dict:
+    return {"definition": "Double the number.", "x": x, "y": 2 * x,
+            "demos": [{"x": d, "y": 2 * d} for d in (10, 20, 30, 40)]}
+
+
+def test_instruction_once_then_exemplars_from_a_field():
+    config = F.FewShotConfig(num_exemplars=3, exemplars_field="demos", separators=[(" ", "\n\n")])
+    out = F.render_example(defined(4), task_name="t", template_set=DEFINED, fmt=F.FS_NOOPT, few_shot=config)
+    assert out == {"inputs": "Definition: Double the number.\n\nInput: 10\nOutput: 20\n\nInput: 20\nOutput: 40\n\n"
+                             "Input: 30\nOutput: 60\n\nInput: 4\nOutput:",
+                   "targets": "8", "template_idx": 0, "num_exemplars": 3}
+    zero = F.render_example(defined(4), task_name="t", template_set=DEFINED, fmt=F.ZS_NOOPT, few_shot=config)
+    assert zero["inputs"] == "Definition: Double the number.\n\nInput: 4\nOutput:"
+
+
+def test_exemplars_field_source_reads_no_exemplar_split(clean_registries):
+    """With exemplars_field, a source without a train split still has a few-shot format."""
+    from flan_jax.data import registry
+
+    def dataset_fn(split, shuffle_files):
+        del split, shuffle_files
+        return tf.data.Dataset.from_tensor_slices({"x": np.arange(1, 4)})
+
+    source = seqio.FunctionDataSource(dataset_fn, splits=["test"])
+    fields = ["definition", "x", "y", "demos"]
+    prepare = lambda ex: defined(int(ex["x"]))  # noqa: E731
+    with pytest.raises(ValueError, match="exemplars come from split 'train'"):
+        registry.register_family("nodemo", source=source, fields=fields, templates=DEFINED, prepare=prepare,
+                                 collection="synthetic", formats=["fs_noopt"])
+    with pytest.raises(ValueError, match="exemplars_field='demoz' is not a declared field"):
+        registry.register_family("typo", source=source, fields=fields, templates=DEFINED, prepare=prepare,
+                                 collection="synthetic", formats=["fs_noopt"],
+                                 few_shot=F.FewShotConfig(exemplars_field="demoz"))
+    registry.register_family("demo", source=source, fields=fields, templates=DEFINED, prepare=prepare,
+                             collection="synthetic", formats=["fs_noopt"],
+                             few_shot=F.FewShotConfig(exemplars_field="demos", num_exemplars=1))
+    examples = list(seqio.TaskRegistry.get("demo_fs_noopt").source.iter_rendered("test"))
+    assert [e["inputs"].count("Definition:") for e in examples] == [1, 1, 1]
+    assert all("Input: 10" in e["inputs"] and "Input: 20" not in e["inputs"] for e in examples)
+
+
 def test_few_shot_lettered_exemplars_use_letters_like_the_query():
     pool = [qa(i) for i in range(10, 20)]
     for i in range(30):

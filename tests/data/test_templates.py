@@ -116,6 +116,31 @@ def test_assemble_few_shot_prunes_farthest_exemplars_first():
     assert T.assemble_few_shot(exemplars, "query", ("\n", "\n\n"), 3) == ("query", 0)
 
 
+def test_assemble_few_shot_states_the_instruction_once():
+    inputs, kept = T.assemble_few_shot([("1+1?", "2"), ("2+3?", "5")], "2+2?", ("\nA: ", "\n\n"), 1000,
+                                       instruction="Add the numbers.")
+    assert (inputs, kept) == ("Add the numbers.\n\n1+1?\nA: 2\n\n2+3?\nA: 5\n\n2+2?\nA:", 2)
+    # The instruction counts toward the budget; exemplars go first, never the instruction.
+    budget = len(inputs) - 1
+    assert T.assemble_few_shot([("1+1?", "2"), ("2+3?", "5")], "2+2?", ("\nA: ", "\n\n"), budget,
+                               instruction="Add the numbers.") == ("Add the numbers.\n\n2+3?\nA: 5\n\n2+2?\nA:", 1)
+    assert T.assemble_few_shot([("1+1?", "2")], "2+2?", ("\nA: ", "\n\n"), 5,
+                               instruction="Add.") == ("Add.\n\n2+2?\nA:", 0)
+
+
+def test_instruction_fields_are_validated_and_rendered():
+    template = T.Template("Input: {x}", "{y}", instruction="Task: {definition}")
+    assert template.fields() == {"x", "y", "definition"}
+    with pytest.raises(ValueError, match=r"templates\[0\] references field\(s\) \['definition'\]"):
+        T.TemplateSet([template]).validate(["x", "y"], "t")
+    assert T.render_instruction(template, {"definition": "Double it. "}) == "Task: Double it."
+    assert T.render_instruction(T.Template("{x}", "{y}"), {}) == ""
+    with pytest.raises(ValueError, match="lacks field 'definition' used by the instruction"):
+        T.render_instruction(template, {"x": 1})
+    # CoT variants keep the instruction.
+    assert T.chain_of_thought([template])[0].instruction == "Task: {definition}"
+
+
 def test_stable_hash_is_fixed_across_processes():
     # A fixed value: changing the hash would silently re-render every dataset differently.
     assert T.stable_hash("task", 0, {"b": 1, "a": [1, 2]}) == T.stable_hash("task", 0, {"a": [1, 2], "b": 1})

@@ -85,3 +85,33 @@ def test_missing_dir_message(clean_registries, tmp_path, monkeypatch):
     with pytest.raises(sources.DataSourceError, match="github.com/allenai/natural-instructions.*FLAN_JAX_NIV2_DIR"):
         niv2.register(tmp_path / "absent")
     assert niv2.register(tmp_path / "absent", on_missing="ignore") == []
+
+
+def test_few_shot_states_the_definition_once_then_positive_examples(clean_registries, tmp_path):
+    task = niv2_task(definition="Add the two numbers.")
+    task["Positive Examples"] = [{"input": f"{i} {i}", "output": str(2 * i)} for i in range(1, 6)]
+    root = write_niv2(tmp_path, {"task1_add": task}, train=["task1_add"])
+    niv2.register(root)
+    instances = {"2 3", "1 4"}
+    for instance in seqio.TaskRegistry.get("niv2_task1_add_fs_noopt").source.iter_rendered("train"):
+        template = niv2.TEMPLATES.templates[instance["_template_idx"]]
+        instruction = template.instruction.format(definition="Add the two numbers.")
+        query = next(q for q in instances if q in instance["inputs"])
+        # Definition once, first; then the first three positive examples in order; the instance last.
+        candidates = [
+            instruction + "\n\n" + outer.join(
+                [template.inputs.format(input=f"{i} {i}") + inner + str(2 * i) for i in (1, 2, 3)]
+                + [template.inputs.format(input=query) + inner.rstrip()])
+            for inner, outer in niv2.SEPARATORS
+        ]
+        assert instance["inputs"] in candidates, instance["inputs"]
+        assert instance["inputs"].count("Add the two numbers.") == 1 and "4 4" not in instance["inputs"]
+    zero = next(seqio.TaskRegistry.get("niv2_task1_add_zs_noopt").source.iter_rendered("train"))
+    template = niv2.TEMPLATES.templates[zero["_template_idx"]]
+    assert zero["inputs"] == (template.instruction.format(definition="Add the two numbers.") + "\n\n"
+                              + template.inputs.format(input="2 3" if "2 3" in zero["inputs"] else "1 4"))
+    # A tight budget drops positive examples (farthest first), never the definition or the instance.
+    seqio.TaskRegistry.reset()
+    niv2.register(root, formats=["fs_noopt"], max_input_length=90)
+    tight = next(seqio.TaskRegistry.get("niv2_task1_add_fs_noopt").source.iter_rendered("train"))
+    assert "Add the two numbers." in tight["inputs"] and "1 1" not in tight["inputs"]
