@@ -9,6 +9,15 @@ JSON-lines copies instead (same fields as the Hub dataset), e.g. for offline mac
   extractive_qa      adversarial_qa, quoref, duorc, ropes
   multiple_choice    social_i_qa, cos_e, cosmos_qa, quail, wiqa
   answer_selection   wiki_qa
+
+Hub names, checked offline on stored copies of the Hub dataset pages (2026-11): UCLNLP/adversarial_qa
+(config adversarialQA), ibm-research/duorc (config SelfRC; "ibm/duorc" is its old name, now a redirect),
+allenai/ropes, textmachinelab/quail and microsoft/wiki_qa are Parquet datasets on their main
+branch. allenai/quoref, allenai/social_i_qa and allenai/wiqa still hold only a loading script
+there, which `datasets` >= 4 refuses to run ("Dataset scripts are no longer supported"); they are
+read from the Hub's own Parquet export of the same data (revision "refs/convert/parquet", config
+"default"), which keeps the fields. TFDS: cos_e 0.0.1 and cosmos_qa 1.0.0 are the installed
+builders' versions.
 """
 import dataclasses
 from typing import Any, Callable, Mapping, Sequence
@@ -95,7 +104,8 @@ def _wiqa_options(ex):
 class Dataset:
     """One T0-SF dataset: where it is read from, its family and field mapping.
 
-    Exactly one of `tfds_name` / `hf_path` is set.
+    Exactly one of `tfds_name` / `hf_path` is set; `hf_revision` picks a Hub branch (see the
+    module docstring for why some datasets need one).
     """
 
     name: str
@@ -106,8 +116,12 @@ class Dataset:
     tfds_name: str | None = None
     hf_path: str | None = None
     hf_config: str | None = None
+    hf_revision: str | None = None
     splits: Mapping[str, str] = dataclasses.field(default_factory=lambda: {"train": "train", "validation": "validation"})
 
+
+# The Hub's automatic Parquet conversion of a dataset, for those whose main branch is a script.
+PARQUET_EXPORT = "refs/convert/parquet"
 
 F_EQA = ("context", "question", "answer")
 F_MC = ("context", "question", "options", "answer")
@@ -118,17 +132,18 @@ DATASETS: tuple[Dataset, ...] = (
             _extractive(lambda ex: ex["context"], lambda ex: ex["answers"]["text"]),
             hf_path="UCLNLP/adversarial_qa", hf_config="adversarialQA"),
     Dataset("quoref", "extractive_qa", EXTRACTIVE_QA, F_EQA,
-            _extractive(lambda ex: ex["context"], lambda ex: ex["answers"]["text"]), hf_path="allenai/quoref"),
+            _extractive(lambda ex: ex["context"], lambda ex: ex["answers"]["text"]), hf_path="allenai/quoref",
+            hf_revision=PARQUET_EXPORT),
     Dataset("duorc", "extractive_qa", EXTRACTIVE_QA, F_EQA,
             _extractive(lambda ex: ex["plot"], lambda ex: [] if ex.get("no_answer") else ex["answers"]),
-            hf_path="ibm/duorc", hf_config="SelfRC"),
+            hf_path="ibm-research/duorc", hf_config="SelfRC"),
     Dataset("ropes", "extractive_qa", EXTRACTIVE_QA, F_EQA,
             _extractive(lambda ex: f"{ex['background']}\n\n{ex['situation']}", lambda ex: ex["answers"]["text"]),
             hf_path="allenai/ropes"),
     Dataset("social_i_qa", "multiple_choice", MULTIPLE_CHOICE, F_MC,
             _choice(lambda ex: ex["context"], lambda ex: ex["question"],
                     lambda ex: [ex["answerA"], ex["answerB"], ex["answerC"]], lambda ex: int(ex["label"]) - 1),
-            hf_path="allenai/social_i_qa"),
+            hf_path="allenai/social_i_qa", hf_revision=PARQUET_EXPORT),
     Dataset("cos_e", "multiple_choice", MULTIPLE_CHOICE, F_MC,
             _choice(lambda ex: "", lambda ex: ex["question"], lambda ex: ex["choices"],
                     lambda ex: _index_of(ex["answer"], ex["choices"])),
@@ -144,7 +159,7 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("wiqa", "multiple_choice", MULTIPLE_CHOICE, F_MC,
             _choice(lambda ex: " ".join(ex["question_para_step"]), lambda ex: ex["question_stem"], _wiqa_options,
                     lambda ex: _index_of(ex["answer_label_as_choice"], ex["choices"]["label"])),
-            hf_path="allenai/wiqa"),
+            hf_path="allenai/wiqa", hf_revision=PARQUET_EXPORT),
     Dataset("wiki_qa", "answer_selection", ANSWER_SELECTION, F_SEL, _wiki_qa, hf_path="microsoft/wiki_qa"),
 )
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
@@ -157,7 +172,8 @@ def source_of(dataset: Dataset, data_files: Mapping[str, str] | None = None,
         return sources.HfDatasetSource("json", splits={s: s for s in data_files}, data_files=dict(data_files))
     if dataset.tfds_name:
         return seqio.TfdsDataSource(tfds_name=dataset.tfds_name, tfds_data_dir=tfds_data_dir, splits=dict(dataset.splits))
-    return sources.HfDatasetSource(dataset.hf_path, dataset.hf_config, splits=dataset.splits)
+    load_kwargs = {"revision": dataset.hf_revision} if dataset.hf_revision else None
+    return sources.HfDatasetSource(dataset.hf_path, dataset.hf_config, splits=dataset.splits, load_kwargs=load_kwargs)
 
 
 def register(

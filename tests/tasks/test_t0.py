@@ -93,3 +93,25 @@ def test_cos_e_mapping_before_after():
     assert prepare(raw) == {"context": "", "question": "Where do you keep milk?",
                             "options": ["fridge", "oven", "shelf"], "answer": "fridge"}
     assert prepare({**raw, "answer": "garage"}) is None
+
+
+def test_script_only_hub_datasets_read_the_parquet_export(monkeypatch):
+    """allenai/social_i_qa's main branch is a loading script `datasets` >= 4 cannot run: the source
+    must ask for the Hub's Parquet export, and pass the rows on to `prepare` unchanged."""
+    import datasets
+
+    calls = []
+
+    def load_dataset(path, name=None, split=None, data_files=None, **kwargs):
+        calls.append((path, name, split, kwargs))
+        return [{"context": "Ann lent Bo a pen.", "question": "Why?", "answerA": "kind", "answerB": "rude",
+                 "answerC": "late", "label": "1"}]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    dataset = t0.DATASETS_BY_NAME["social_i_qa"]
+    rows = t0.source_of(dataset).read("validation")
+    assert calls == [("allenai/social_i_qa", None, "validation", {"revision": "refs/convert/parquet"})]
+    assert dataset.prepare(rows[0])["answer"] == "kind"
+    calls.clear()
+    t0.source_of(t0.DATASETS_BY_NAME["duorc"]).read("train")
+    assert calls == [("ibm-research/duorc", "SelfRC", "train", {})]
