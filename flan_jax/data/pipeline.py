@@ -9,8 +9,11 @@ Two ways to build the training stream, chosen by `DatasetConfig.sampler`:
 
 * "hierarchical" (default for encoder-decoder training): the mixture's leaf rates come from
   `mixing.leaf_rates`; a seeded numpy generator draws a task per example; each task's shard is
-  tokenized by seqio (its own preprocessors) the first time it is drawn and then kept in memory;
-  examples are packed in numpy into exactly the features `seqio.EncDecFeatureConverter` emits.
+  read the first time it is drawn: tasks over our Python-backed sources (TemplatedSource,
+  PythonSource, GeneratorSource) that only tokenize and append EOS are rendered and tokenized in
+  Python (`python_steps`), any other seqio task through its own tf.data preprocessors; a task
+  whose epoch fits one chunk is then kept in memory. Examples are packed in numpy into exactly
+  the features `seqio.EncDecFeatureConverter` emits.
   A plain `seqio.Mixture` over ~1,800 tasks builds one tf.data pipeline per task up front and
   interleaves them with `sample_from_datasets`: minutes to the first batch and GiBs of buffers.
   Here a task costs nothing until drawn. Resuming replays the draws and the packing (reading the
@@ -20,15 +23,16 @@ Two ways to build the training stream, chosen by `DatasetConfig.sampler`:
 import collections
 import dataclasses
 import difflib
+import itertools
 import logging
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import jax
 import numpy as np
 import seqio
 import tensorflow as tf
 
-from flan_jax.data import mixing
+from flan_jax.data import formats, mixing
 
 SAMPLERS = ("hierarchical", "seqio")
 
@@ -184,6 +188,91 @@ def open_task_epoch(
             length = task_feature_lengths[key]
             columns.append([row[:length] for row in np.split(values, splits[1:-1])])
         yield list(zip(*columns))
+
+
+# Preprocessors the Python path reproduces exactly (anything else goes through tf.data).
+_PYTHON_STEPS = {
+    seqio.preprocessors.tokenize: "tokenize",
+    seqio.preprocessors.append_eos: "append_eos",
+    seqio.preprocessors.append_eos_after_trim: "append_eos_after_trim",
+}
+
+
+def python_steps(task: seqio.Task, use_cached: bool = False) -> list[str] | None:
+    """The task's preprocessing as Python steps, or None when it needs tf.data.
+
+    Our own sources (`formats.TemplatedSource`, and sources with `iter_examples`: PythonSource,
+    GeneratorSource) already render examples in Python; when their task only tokenizes and
+    appends EOS (what `registry.register_family` registers), the examples need not cross into
+    tf.data at all. Building a tf.data pipeline costs ~0.1-0.2 s per task (tracing its `map`
+    functions), which over ~1,800 tasks is most of the time to the first batch.
+    """
+    if use_cached or not (isinstance(task.source, formats.TemplatedSource) or hasattr(task.source, "iter_examples")):
+        return None
+    steps = []
+    for preprocessor in task.preprocessors:
+        if isinstance(preprocessor, seqio.CacheDatasetPlaceholder):
+            continue
+        try:
+            step = _PYTHON_STEPS.get(preprocessor)
+        except TypeError:  # an unhashable callable
+            step = None
+        if step is None:
+            return None
+        steps.append(step)
+    return steps if "tokenize" in steps else None
+
+
+def python_task_epoch(
+    task: seqio.Task,
+    steps: Sequence[str],
+    split: str,
+    task_feature_lengths: Mapping[str, int],
+    shard_info: seqio.ShardInfo,
+    seed: int,
+    shuffle: bool,
+    chunk: int = 256,
+) -> Iterator[list[Example]]:
+    """One epoch of `task`'s shard, rendered and tokenized in Python, trimmed, in chunks.
+
+    The same token ids as `open_task_epoch` (the vocabulary's Python `encode` is its `encode_tf`),
+    in an order that is a function of `seed`: the source's seeded order, then a seeded
+    permutation within each chunk (where seqio would use its shuffle buffer).
+    """
+    source = task.source
+    if split not in source.splits:
+        raise ValueError(f"Task {task.name!r} has no split {split!r}; splits: {list(source.splits)}.")
+    if isinstance(source, formats.TemplatedSource):
+        examples = source.iter_rendered(split, shard_info=shard_info, shuffle=shuffle, seed=seed)
+    else:
+        examples = formats.iter_source_examples(source, split, shuffle=shuffle, seed=seed, shard_info=shard_info)
+    dtype = _token_dtype(task)
+    encoders = []
+    for key in ("inputs", "targets"):
+        feature = task.output_features[key]
+        encoders.append((key, feature.vocabulary, feature.add_eos, task_feature_lengths[key]))
+    rng = np.random.default_rng(seed)
+
+    def tokenized(example: Mapping[str, Any]) -> Example:
+        out = []
+        for key, vocabulary, add_eos, length in encoders:
+            value = example[key]
+            ids = vocabulary.encode(value) if isinstance(value, str) else list(value)
+            for step in steps:
+                if step == "append_eos_after_trim" and add_eos:
+                    ids = ids[:length - 1] + [vocabulary.eos_id]
+                elif step == "append_eos" and add_eos:
+                    ids = ids + [vocabulary.eos_id]
+            out.append(np.asarray(ids[:length], dtype))
+        return out[0], out[1]
+
+    while True:
+        block = [tokenized(example) for example in itertools.islice(examples, chunk)]
+        if not block:
+            return
+        if shuffle:
+            block = [block[i] for i in rng.permutation(len(block))]
+        yield block
 
 
 def _token_dtype(task: seqio.Task) -> np.dtype:
@@ -405,9 +494,11 @@ class HierarchicalStream:
         leaves = [tasks[n] for n in names]
 
         def open_epoch(index: int, seed: int) -> Iterator[list[Example]]:
-            return open_task_epoch(
-                leaves[index], config.split, lengths, shard_info, seed, config.shuffle, config.use_cached
-            )
+            task = leaves[index]
+            steps = python_steps(task, config.use_cached)
+            if steps is not None:
+                return python_task_epoch(task, steps, config.split, lengths, shard_info, seed, config.shuffle)
+            return open_task_epoch(task, config.split, lengths, shard_info, seed, config.shuffle, config.use_cached)
 
         self.sampler = TaskSampler(
             leaves,
