@@ -19,6 +19,7 @@ The pieces here are pure functions over plain Python values, so each is testable
 Which of these a seqio task uses is its *format* (`formats.py`).
 """
 import dataclasses
+import functools
 import hashlib
 import json
 import string
@@ -41,6 +42,7 @@ COT_TRIGGERS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # registration checks the same few patterns thousands of times.
 def pattern_fields(pattern: str) -> frozenset[str]:
     """The field names a format pattern references: "{a} and {b[0]}" -> {"a", "b"}."""
     names = set()
