@@ -473,15 +473,15 @@ def add_collections_mixture(
 def data_available(task: seqio.Task, split: str = "train") -> tuple[bool, str]:
     """Whether `task` has data for `split` here, judged without reading it, and why not.
 
-    Delegates to `sources.data_available` (TFDS: prepared files; NIv2 / CoT: the file exists).
+    Delegates to `sources.unavailable_reason` (TFDS: prepared files; NIv2 / CoT: the file exists;
+    Hugging Face: the local cache), which reads no examples and never the network.
     """
     from flan_jax.data import sources  # pylint: disable=import-outside-toplevel
 
     if split not in task.splits:
         return False, f"no split {split!r} (has {', '.join(task.splits)})"
-    if not sources.data_available(task.source):
-        return False, f"{type(task.source).__name__} data not prepared here"
-    return True, ""
+    reason = sources.unavailable_reason(task.source)
+    return (False, reason) if reason else (True, "")
 
 
 def _with_data(

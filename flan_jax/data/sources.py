@@ -16,6 +16,7 @@ All three read in Python and hand Python dicts to `formats.TemplatedSource` thro
 """
 import dataclasses
 import functools
+import glob
 import json
 import os
 import pathlib
@@ -469,22 +470,94 @@ class HfDatasetSource(PythonSource):
         return super().get_dataset(split, shuffle, seed, shard_info, **kwargs)
 
 
-def data_available(source: seqio.DataSource) -> bool:
-    """Whether a source's data can be read here without downloading (cheap: no examples read).
+def hf_datasets_cache() -> pathlib.Path:
+    """Where `datasets` keeps prepared datasets: $HF_DATASETS_CACHE, else $HF_HOME/datasets,
+    else ~/.cache/huggingface/datasets (the library's own defaults, read without importing it)."""
+    if os.environ.get("HF_DATASETS_CACHE"):
+        return pathlib.Path(os.environ["HF_DATASETS_CACHE"]).expanduser()
+    return _hf_home() / "datasets"
 
-    TFDS: the builder's prepared files exist (`builder.is_prepared()`); NIv2 / CoT: the file
-    exists; a TemplatedSource: its base source; anything else (e.g. a Hugging Face dataset,
-    which may download on first read): assumed available. Mixtures use this to leave out tasks
-    whose data is absent instead of failing when rates are computed.
+
+def hf_hub_cache() -> pathlib.Path:
+    """Where `huggingface_hub` keeps downloaded repositories: $HF_HUB_CACHE, else $HF_HOME/hub."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return pathlib.Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    return _hf_home() / "hub"
+
+
+def _hf_home() -> pathlib.Path:
+    if os.environ.get("HF_HOME"):
+        return pathlib.Path(os.environ["HF_HOME"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return pathlib.Path(xdg).expanduser() / "huggingface"
+
+
+def _file_list(data_files: Any) -> list[str]:
+    if isinstance(data_files, Mapping):
+        return [f for value in data_files.values() for f in _file_list(value)]
+    if isinstance(data_files, (list, tuple)):
+        return [f for value in data_files for f in _file_list(value)]
+    return [str(data_files)]
+
+
+def hf_unavailable_reason(source: HfDatasetSource) -> str | None:
+    """Why a Hugging Face dataset cannot be read here without the network (None: it can).
+
+    Decided from the file system alone, never from the Hub (offline, the Hub client retries for
+    minutes): local `data_files` must exist; a local dataset directory is read as is; a Hub
+    dataset must be in the `datasets` cache (prepared: `{namespace}___{name}/**/dataset_info.json`)
+    or the Hub cache (`datasets--{namespace}--{name}/snapshots/`). Load it once online to
+    prepare it, as with TFDS.
+    """
+    if source.data_files is not None:
+        for pattern in _file_list(source.data_files):
+            if "://" in pattern:
+                return f"data file {pattern!r} is remote"
+            if not glob.glob(os.path.expanduser(pattern)):
+                return f"data file {pattern!r} does not exist"
+        return None
+    if pathlib.Path(source.path).expanduser().exists():
+        return None
+    cache = pathlib.Path(source.load_kwargs.get("cache_dir") or hf_datasets_cache()).expanduser()
+    prepared = cache / source.path.replace("/", "___")
+    if source.config:
+        prepared = prepared / source.config
+    if prepared.is_dir() and next(prepared.rglob("dataset_info.json"), None) is not None:
+        return None
+    snapshots = hf_hub_cache() / ("datasets--" + source.path.replace("/", "--")) / "snapshots"
+    if snapshots.is_dir() and any(not p.is_dir() for p in snapshots.rglob("*")):
+        return None
+    return (f"Hugging Face dataset {source.name!r} is not in the local cache ({cache} or {hf_hub_cache()}); "
+            "load it once online (datasets.load_dataset) or point HF_DATASETS_CACHE at a cache holding it")
+
+
+def unavailable_reason(source: seqio.DataSource) -> str | None:
+    """Why a source's data cannot be read here without downloading, or None when it can.
+
+    Cheap (no examples read, no network): TFDS: the builder's prepared files exist
+    (`builder.is_prepared()`); NIv2 / CoT: the file exists; Hugging Face: `hf_unavailable_reason`;
+    a TemplatedSource: its base source; any other source: assumed available.
     """
     base = getattr(source, "base", None)
     if isinstance(base, seqio.DataSource):
-        return data_available(base)
+        return unavailable_reason(base)
     if isinstance(source, seqio.TfdsDataSource):
         try:
-            return bool(source.tfds_dataset.builder.is_prepared())
-        except Exception:  # noqa: BLE001 - an unknown builder or version is "not available" too.
-            return False
+            prepared = bool(source.tfds_dataset.builder.is_prepared())
+        except Exception as e:  # noqa: BLE001 - an unknown builder or version is "not available" too.
+            return f"TFDS dataset {source.tfds_dataset.name!r} cannot be opened here ({type(e).__name__})"
+        return None if prepared else f"TFDS dataset {source.tfds_dataset.name!r} is not prepared here (tfds build it)"
     if isinstance(source, (NIv2Source, CotTsvSource)):
-        return source.path.is_file()
-    return True
+        return None if source.path.is_file() else f"file {str(source.path)!r} does not exist"
+    if isinstance(source, HfDatasetSource):
+        return hf_unavailable_reason(source)
+    return None
+
+
+def data_available(source: seqio.DataSource) -> bool:
+    """Whether a source's data can be read here without downloading (see `unavailable_reason`).
+
+    Mixtures use this to leave out tasks whose data is absent instead of failing (or, for the
+    Hub, retrying offline) when rates are computed.
+    """
+    return unavailable_reason(source) is None

@@ -123,3 +123,38 @@ def test_data_available(tmp_path):
     assert not sources.data_available(source)
     path.write_text("q\ta\tr\n")
     assert sources.data_available(source)
+
+
+def test_hf_availability_comes_from_the_local_cache_never_the_hub(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("availability must not load the dataset")
+
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets, "load_dataset", no_network)
+    hub = sources.HfDatasetSource("allenai/ropes")
+    assert not sources.data_available(hub)
+    assert "'allenai/ropes' is not in the local cache" in sources.unavailable_reason(hub)
+    prepared = tmp_path / "datasets" / "allenai___ropes" / "default" / "0.0.0" / "abc123"
+    prepared.mkdir(parents=True)
+    assert not sources.data_available(hub), "an empty (interrupted) cache entry is not data"
+    (prepared / "dataset_info.json").write_text("{}")
+    assert sources.data_available(hub)
+
+    configured = sources.HfDatasetSource("UCLNLP/adversarial_qa", "adversarialQA")
+    assert not sources.data_available(configured)
+    snapshot = tmp_path / "hub" / "datasets--UCLNLP--adversarial_qa" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    assert not sources.data_available(configured)
+    (snapshot / "README.md").write_text("x")
+    assert sources.data_available(configured)
+
+    local = tmp_path / "train.jsonl"
+    files = sources.HfDatasetSource("json", splits=["train"], data_files={"train": str(local)})
+    assert "does not exist" in sources.unavailable_reason(files)
+    local.write_text("{}\n")
+    assert sources.data_available(files)
+    remote = sources.HfDatasetSource("json", splits=["train"], data_files={"train": "https://example.org/x.jsonl"})
+    assert "is remote" in sources.unavailable_reason(remote)

@@ -143,7 +143,8 @@ class AbsentSource(seqio.FunctionDataSource):
 def test_collection_registered_without_data_is_left_out(collections, caplog, monkeypatch):
     from flan_jax.data import sources
 
-    monkeypatch.setattr(sources, "data_available", lambda source: not isinstance(source, AbsentSource))
+    monkeypatch.setattr(sources, "unavailable_reason",
+                        lambda source: "its data is not prepared here" if isinstance(source, AbsentSource) else None)
     def dataset_fn(split, shuffle_files, seed=None):
         raise AssertionError("data of an absent collection is never read")
 
@@ -159,3 +160,23 @@ def test_collection_registered_without_data_is_left_out(collections, caplog, mon
     assert not any(registry.collection_of(t) == "dialog" for t in mixing.leaf_rates("flan2022"))
     with pytest.raises(mixing.MixtureError, match=r"'flan2022'.*dialog"):
         mixtures.flan2022(on_missing="error")
+
+
+def test_hub_dataset_not_in_the_local_cache_is_left_out_without_the_network(collections, caplog, monkeypatch,
+                                                                             tmp_path):
+    """Offline, a Hub dataset's availability is read from the cache (the Hub client would retry)."""
+    from flan_jax.data import sources, templates
+
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("the Hub was asked"))
+    registry.register_family(
+        "ropes", source=sources.HfDatasetSource("allenai/ropes"), fields=["question", "answer"],
+        templates=templates.TemplateSet(templates=[templates.Template("{question}", "{answer}")]),
+        collection="dialog", formats=["zs_noopt"])
+    with caplog.at_level(logging.WARNING):
+        mixtures.flan2022()
+    warned = [r.getMessage() for r in caplog.records if "dialog" in r.getMessage()]
+    assert len(warned) == 1 and "'allenai/ropes' is not in the local cache" in warned[0]
+    assert "ropes_zs_noopt" not in mixing.leaf_rates("flan2022")
