@@ -163,13 +163,4 @@ def register(
     return names
 
 
-def _register_at_import() -> list[str]:
-    """Registers from $FLAN_JAX_COT_DIR when set; without it the collection is absent (logged)."""
-    if not os.environ.get(sources.COT_ENV):
-        logging.info("CoT collection not registered: set %s to the Flan cot_data folder (%s).",
-                     sources.COT_ENV, sources.COT_URL)
-        return []
-    return register(on_missing="warn")
-
-
-TASKS = _register_at_import()
+TASKS = registry.register_if_configured(sources.COT_ENV, "the Flan cot_data folder", sources.COT_URL, register)

@@ -219,9 +219,11 @@ def read_taskmaster2(directory: pathlib.Path, split: str) -> list[dict[str, Any]
 
 def read_taskmaster3(directory: pathlib.Path, split: str) -> list[dict[str, Any]]:
     """TM-3-2020/data/data_NN.json (movie ticketing) of `split` as fields."""
-    return _read_hash_split(
-        sorted((directory / "TM-3-2020" / "data").glob("data_*.json")), split,
-        lambda _, dialog: f"A user talks with an assistant about {str(dialog.get('vertical') or 'movie tickets').lower()}.")
+    def background(_, dialog: Mapping[str, Any]) -> str:
+        vertical = str(dialog.get("vertical") or "movie tickets").lower()
+        return f"A user talks with an assistant about {vertical}."
+
+    return _read_hash_split(sorted((directory / "TM-3-2020" / "data").glob("data_*.json")), split, background)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,7 +294,8 @@ class Dataset:
     name: str
     prepare: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     tfds_name: str | None = None
-    splits: Mapping[str, str] = dataclasses.field(default_factory=lambda: {"train": "train", "validation": "validation"})
+    splits: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: {"train": "train", "validation": "validation"})
     release: Release | None = None
     cluster: str = CLUSTER
     templates: TemplateSet = TEMPLATES

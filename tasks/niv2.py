@@ -208,13 +208,4 @@ def register(
     return names
 
 
-def _register_at_import() -> list[str]:
-    """Registers from $FLAN_JAX_NIV2_DIR when set; without it the collection is absent (logged)."""
-    if not os.environ.get(sources.NIV2_ENV):
-        logging.info("NIv2 collection not registered: set %s to a natural-instructions checkout (%s).",
-                     sources.NIV2_ENV, sources.NIV2_URL)
-        return []
-    return register(on_missing="warn")
-
-
-TASKS = _register_at_import()
+TASKS = registry.register_if_configured(sources.NIV2_ENV, "a natural-instructions checkout", sources.NIV2_URL, register)

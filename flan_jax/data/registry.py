@@ -34,6 +34,8 @@ removed, and still the original ones when a test restores a registry it had empt
 again with same-named tasks.
 """
 import dataclasses
+import logging
+import os
 import weakref
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
 
@@ -304,3 +306,24 @@ def register_datasets(
             vocabulary=vocabulary, seed=seed, **family_options,
         )
     return registered
+
+
+def register_if_configured(env: str, what: str, url: str, register: Callable[..., list[str]]) -> list[str]:
+    """What a file-based collection registers at import: everything when $`env` names its data.
+
+    Without the variable the collection is absent, with one log line saying what to set; with it,
+    `register(on_missing="warn")` runs, so a wrong path warns instead of failing the import.
+
+    Args:
+      env: the environment variable, e.g. "FLAN_JAX_NIV2_DIR".
+      what: what it should point to, e.g. "a natural-instructions checkout".
+      url: where to get the data.
+      register: the collection's `register`, taking `on_missing`.
+
+    Returns:
+      The registered task names.
+    """
+    if not os.environ.get(env):
+        logging.info("Collection not registered: set %s to %s (%s).", env, what, url)
+        return []
+    return register(on_missing="warn")

@@ -105,3 +105,20 @@ def test_metrics_and_postprocessor_compare_answers():
     assert registry.postprocess_answer("(B) ") == "(B)"
     with pytest.raises(ValueError, match="2 targets but 1"):
         registry.exact_match(["a", "b"], ["a"])
+
+
+def test_register_if_configured_follows_the_environment(monkeypatch, caplog):
+    calls = []
+
+    def register(on_missing):
+        calls.append(on_missing)
+        return ["t_zs_noopt"]
+
+    monkeypatch.delenv("FLAN_JAX_TEST_DIR", raising=False)
+    with caplog.at_level("INFO"):
+        assert registry.register_if_configured("FLAN_JAX_TEST_DIR", "a folder", "https://example.org", register) == []
+    assert calls == [] and "set FLAN_JAX_TEST_DIR to a folder (https://example.org)" in caplog.text
+    monkeypatch.setenv("FLAN_JAX_TEST_DIR", "/somewhere")
+    assert registry.register_if_configured("FLAN_JAX_TEST_DIR", "a folder", "https://example.org",
+                                           register) == ["t_zs_noopt"]
+    assert calls == ["warn"]

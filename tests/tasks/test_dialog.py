@@ -109,7 +109,8 @@ def test_taskmaster_fields_join_turns_and_end_on_an_assistant_turn():
         assert fields["previous"] == "A table for two. Tonight at seven."
         assert fields["conversation"].endswith("Assistant: Sure, with what?\nUser: A table for two. Tonight at seven.")
     else:
-        assert fields["conversation"] == "User: Hi, I need help (dlg-x)." and fields["history"] == "(start of conversation)"
+        assert fields["conversation"] == "User: Hi, I need help (dlg-x)."
+        assert fields["history"] == "(start of conversation)"
     only_user = {"conversation_id": "dlg-y", "utterances": _utterances(("USER", "hello"), ("USER", "anyone?"))}
     assert dialog.taskmaster_fields(only_user, "bg") is None
 
