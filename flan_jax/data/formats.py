@@ -17,7 +17,10 @@ Rendering happens in Python inside the data source (`TemplatedSource`), so tf.da
 tokenizes: template choice, options style and exemplars are keyed by a stable hash of the
 example's content and the seed, which makes every split reproducible across runs and hosts.
 Few-shot exemplars come from the same task's exemplar split (default train), never the example
-itself, and are pruned to `FewShotConfig.max_input_length` tokens.
+itself, and are pruned to `FewShotConfig.max_input_length` tokens. Tasks that ship their own
+demonstrations take them from a field instead (`FewShotConfig.exemplars_field`), and a template
+with an `instruction` states it once before the exemplars ("instruction once, then exemplars",
+the Flan 2022 NIv2 layout) rather than in every one.
 """
 import dataclasses
 import random
