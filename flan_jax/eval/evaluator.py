@@ -251,20 +251,105 @@ def _steps(model: Model, decode: DecodeOptions) -> _Steps:
 def _progress(total: int, description: str, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=description, disable=not enabled, leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=description, disable=not enabled or jax.process_index() != 0, leave=False,
+                dynamic_ncols=True)
 
 
-def _predict_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int]], batch_size: int,
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+class BatchPlacer(Protocol):
+    """Turns this process's rows of a batch into global arrays (`partitioning.Partitioner`)."""
+
+    def batch_sharding(self) -> jax.sharding.NamedSharding: ...
+
+    def host_local_to_global(self, batch: Mapping[str, np.ndarray]) -> dict[str, jax.Array]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessShard:
+    """Which rows this JAX process feeds, and how its batches become global (t5x shards eval input per host).
+
+    Process `index` of `count` takes rows index, index + count, ... (`local_batch_size` of them
+    per step); with several processes each batch is a global array over the mesh's data axis and
+    the outputs are gathered, so every process (the chief writes) ends with every row's output.
+    """
+
+    index: int
+    count: int
+    local_batch_size: int
+    placer: BatchPlacer | None
+
+    @classmethod
+    def current(cls, batch_size: int, placer: BatchPlacer | None) -> "ProcessShard":
+        """This process's shard of global batches of `batch_size` rows.
+
+        Raises:
+          ValueError: several processes without a placer, or a batch that does not split evenly.
+        """
+        count = jax.process_count()
+        if count == 1:
+            return cls(0, 1, batch_size, placer)
+        if placer is None:
+            raise ValueError(f"Evaluating in {count} JAX processes needs the partitioner whose mesh holds the params.")
+        data_size = placer.batch_sharding().mesh.shape.get("data", 1)
+        if batch_size % count or batch_size % data_size:
+            raise ValueError(f"EVAL_BATCH_SIZE={batch_size} must be a multiple of the {count} processes and of the "
+                             f"{data_size} data-parallel replicas of the mesh.")
+        return cls(jax.process_index(), count, batch_size // count, placer)
+
+    def num_steps(self, num_rows: int) -> int:
+        """Steps every process runs (the same number everywhere: each step is a collective)."""
+        return _ceil_div(_ceil_div(num_rows, self.count), self.local_batch_size)
+
+    def rows_of_step(self, num_rows: int, step_index: int) -> list[int]:
+        """The rows this process feeds at `step_index` (at most `local_batch_size`; [] once it is done)."""
+        start = self.index + step_index * self.local_batch_size * self.count
+        return list(range(start, num_rows, self.count))[: self.local_batch_size]
+
+    def map(self, step: Callable[[Batch, int], Any], rows: Sequence[Any],
+            build: Callable[[Sequence[Any], int], Batch], bar) -> list[np.ndarray]:
+        """`step(batch, step_index)` over all `rows`; returns one output row per input row, in order.
+
+        Args:
+          step: batch, step index -> per-row outputs [rows, ...].
+          rows: the items to batch (encoded inputs, (input, option) pairs).
+          build: items, batch size -> a numpy batch with zero rows as padding.
+          bar: progress bar, advanced once per step.
+        """
+        outputs: list[Any] = [None] * len(rows)
+        for step_index in range(self.num_steps(len(rows))):
+            ids = self.rows_of_step(len(rows), step_index)
+            batch = build([rows[i] for i in ids], self.local_batch_size)
+            row_ids = np.full(self.local_batch_size, -1, np.int32)
+            row_ids[: len(ids)] = ids
+            if self.count == 1:
+                result = np.asarray(step(batch, step_index))
+            else:
+                from jax.experimental import multihost_utils
+
+                global_ids = jax.make_array_from_process_local_data(self.placer.batch_sharding(), row_ids)
+                result = step(self.placer.host_local_to_global(batch), step_index)
+                # Outputs and ids gathered together keep each output with its row, whatever the device order.
+                result, row_ids = (np.asarray(x) for x in multihost_utils.process_allgather((result, global_ids), tiled=True))
+            for row_id, output in zip(row_ids, result):
+                if row_id >= 0:
+                    outputs[row_id] = output
+            bar.update(1)
+        return outputs
+
+
+def _predict_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int]], shard: ProcessShard,
                    lengths: Mapping[str, int], decode: DecodeOptions, bar) -> list[str]:
-    outputs = []
     key = jax.random.PRNGKey(decode.seed)
-    for batch_index, start in enumerate(range(0, len(encoded), batch_size)):
-        chunk = encoded[start: start + batch_size]
-        batch = make_batch(chunk, [[] for _ in chunk], batch_size, lengths)
-        tokens = np.asarray(steps.predict(params, batch, jax.random.fold_in(key, batch_index)))
-        outputs += [decode_tokens(model.output_vocabulary, row) for row in tokens[: len(chunk)]]
-        bar.update(1)
-    return outputs
+    tokens = shard.map(
+        lambda batch, index: steps.predict(params, batch, jax.random.fold_in(key, index)),
+        encoded,
+        lambda chunk, size: make_batch(chunk, [[] for _ in chunk], size, lengths),
+        bar,
+    )
+    return [decode_tokens(model.output_vocabulary, row) for row in tokens]
 
 
 def predict_texts(
@@ -276,6 +361,7 @@ def predict_texts(
     batch_size: int = 32,
     decode: DecodeOptions = DecodeOptions(),
     progress: bool = False,
+    placer: BatchPlacer | None = None,
 ) -> list[str]:
     """Decoded outputs for raw input texts (inputs cut from the left to the input length).
 
@@ -286,28 +372,29 @@ def predict_texts(
       batch_size: rows per predict call (one compilation).
       decode: decoding options.
       progress: show a progress bar.
+      placer: as in `evaluate` (needed in several processes).
 
     Returns:
       One output string per input.
     """
+    shard = ProcessShard.current(batch_size, placer)
     encoded = [encode(model.input_vocabulary, t, task_feature_lengths["inputs"], keep="right")[0] for t in texts]
-    with _progress(-(-len(encoded) // batch_size), "predict", progress) as bar:
-        return _predict_texts(model, _steps(model, decode), params, encoded, batch_size, task_feature_lengths, decode, bar)
+    with _progress(shard.num_steps(len(encoded)), "predict", progress) as bar:
+        return _predict_texts(model, _steps(model, decode), params, encoded, shard, task_feature_lengths, decode, bar)
 
 
 def _rank_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int]], options: list[list[str]],
-                batch_size: int, lengths: Mapping[str, int], bar) -> list[str]:
+                shard: ProcessShard, lengths: Mapping[str, int], bar) -> list[str]:
     pairs = [(i, option) for i, opts in enumerate(options) for option in opts]
-    scores = []
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start: start + batch_size]
+
+    def build(chunk, size):
         targets = [encode(model.output_vocabulary, option, lengths["targets"], keep="left")[0] for _, option in chunk]
-        batch = make_batch([encoded[i] for i, _ in chunk], targets, batch_size, lengths)
-        scores += np.asarray(steps.score(params, batch))[: len(chunk)].tolist()
-        bar.update(1)
+        return make_batch([encoded[i] for i, _ in chunk], targets, size, lengths)
+
+    scores = shard.map(lambda batch, _: steps.score(params, batch), pairs, build, bar)
     by_example: dict[int, list[float]] = {}
-    for (i, _), s in zip(pairs, scores):
-        by_example.setdefault(i, []).append(s)
+    for (i, _), score in zip(pairs, scores):
+        by_example.setdefault(i, []).append(float(score))
     return [metrics.rank_classification(by_example[i], opts) for i, opts in enumerate(options)]
 
 
@@ -323,10 +410,12 @@ def evaluate_task(
     rank_classification: bool = False,
     decode: DecodeOptions = DecodeOptions(),
     progress: bool = False,
+    placer: BatchPlacer | None = None,
     steps: _Steps | None = None,
 ) -> TaskResult:
     """One task: predictions (or ranked options), postprocessing and the task's metrics. See `evaluate`."""
     steps = steps or _steps(model, decode)
+    shard = ProcessShard.current(batch_size, placer)
     split = evaluation_split(task, split)
     examples = load_examples(task, split, max_examples)
     encoded, truncated = [], 0
@@ -340,12 +429,11 @@ def evaluate_task(
     options = [[_text(o) for o in ex.get("options", [])] for ex in examples]
     use_ranking = rank_classification and bool(examples) and all(options)
     if use_ranking:
-        total = -(-sum(len(o) for o in options) // batch_size)
-        with _progress(total, f"{task.name} (rank)", progress) as bar:
-            outputs = _rank_texts(model, steps, params, encoded, options, batch_size, task_feature_lengths, bar)
+        with _progress(shard.num_steps(sum(len(o) for o in options)), f"{task.name} (rank)", progress) as bar:
+            outputs = _rank_texts(model, steps, params, encoded, options, shard, task_feature_lengths, bar)
     else:
-        with _progress(-(-len(examples) // batch_size), task.name, progress) as bar:
-            outputs = _predict_texts(model, steps, params, encoded, batch_size, task_feature_lengths, decode, bar)
+        with _progress(shard.num_steps(len(examples)), task.name, progress) as bar:
+            outputs = _predict_texts(model, steps, params, encoded, shard, task_feature_lengths, decode, bar)
     postprocess = task.postprocess_fn or (lambda output, example=None, is_target=False: output)
     predictions = [postprocess(o, example=ex, is_target=False) for o, ex in zip(outputs, examples)]
     targets = [postprocess(_text(ex["targets_pretokenized"]), example=ex, is_target=True) for ex in examples]
@@ -396,6 +484,7 @@ def evaluate(
     rank_classification: bool = False,
     decode: DecodeOptions = DecodeOptions(),
     progress: bool = False,
+    placer: BatchPlacer | None = None,
 ) -> EvalResults:
     """Evaluates `params` on tasks and mixtures (held-out benchmarks, synthetic tasks, any seqio task).
 
@@ -413,6 +502,10 @@ def evaluate(
         the highest `score_batch` log-likelihood instead of decoding.
       decode: decoding options for `predict_batch`.
       progress: show a progress bar per task.
+      placer: the partitioner whose mesh holds `params`. In several JAX processes it is required:
+        each process then encodes and decodes only its share of every task's examples (rows
+        p, p + count, ...), batches become global arrays over the data axis, and the outputs are
+        gathered, so every process returns the same results. One process ignores it.
 
     Returns:
       EvalResults: per-task metrics and predictions, per-benchmark summaries, normalised average.
@@ -430,7 +523,7 @@ def evaluate(
         results[task.name] = evaluate_task(
             model, params, task, task_feature_lengths=task_feature_lengths, batch_size=batch_size, split=split,
             max_examples=max_examples, rank_classification=rank_classification, decode=decode,
-            progress=progress, steps=steps,
+            progress=progress, placer=placer, steps=steps,
         )
     summaries = summarize_benchmarks(list(results.values()))
     return EvalResults(results, summaries, report.normalized_average(list(summaries.values())))
@@ -458,7 +551,10 @@ def format_markdown(results: EvalResults) -> str:
         for r in others:
             for name, value in r.metrics.items():
                 lines.append(f"| {r.task} | {r.split} | {name} | {value:.2f} | {r.num_examples} |")
-        lines.append(f"| **mean (first metric)** | | | {results.other_tasks_average():.2f} | |")
+            if not r.metrics:  # a task without metric functions: predictions only
+                lines.append(f"| {r.task} | {r.split} | (none) | | {r.num_examples} |")
+        if results.other_tasks_average() is not None:
+            lines.append(f"| **mean (first metric)** | | | {results.other_tasks_average():.2f} | |")
         parts.append("\n".join(lines))
         by_cluster = cluster_averages(others)
         if by_cluster:

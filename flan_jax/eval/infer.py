@@ -69,11 +69,15 @@ def infer(
 
     if not checkpoint_path:
         raise ValueError("No checkpoint: set --gin.CHECKPOINT_PATH=\"'runs/x'\".")
+    from flan_jax.train import partitioning
+
+    partitioner = partitioner or partitioning.Partitioner()
     params, _ = eval_main.restore_params(model, checkpoint_path, task_feature_lengths, partitioner)
 
     def predict(texts: Sequence[str]) -> list[str]:
         return evaluator.predict_texts(model, params, texts, task_feature_lengths=task_feature_lengths,
-                                       batch_size=batch_size, decode=decode, progress=show_progress and len(texts) > batch_size)
+                                       batch_size=batch_size, decode=decode, progress=show_progress and len(texts) > batch_size,
+                                       placer=partitioner)
 
     records = read_inputs(input_file) if input_file else [{"inputs": p} for p in prompts]
     if not records:

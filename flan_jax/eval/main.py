@@ -136,24 +136,31 @@ def evaluate(
       output_dir: EVAL_OUTPUT_DIR; None = `{checkpoint_path}/eval`.
       task_feature_lengths: input / target (decode) lengths.
       batch_size, split, max_examples, rank_classification, decode: see `evaluator.evaluate`.
-      partitioner: places the parameters (default: `partitioning.Partitioner()`).
+      partitioner: places the parameters (default: `partitioning.Partitioner()`); in several JAX
+        processes each one decodes its share of the examples on it (see `evaluator.evaluate`).
       show_progress: progress bars.
 
     Returns:
       The results (also written under `output_dir`).
     """
+    import jax
     from clu import metric_writers
+
+    from flan_jax.train import partitioning
 
     if not checkpoint_path:
         raise ValueError("No checkpoint to evaluate: set --gin.CHECKPOINT_PATH=\"'runs/x'\" (a MODEL_DIR, its "
                          "checkpoints/ directory or one step directory).")
     output_dir = output_dir or str(pathlib.Path(checkpoint_path) / "eval")
+    partitioner = partitioner or partitioning.Partitioner()
     params, step = restore_params(model, checkpoint_path, task_feature_lengths, partitioner)
     results = evaluator.evaluate(
         model, params, suite_names(suite), task_feature_lengths=task_feature_lengths, batch_size=batch_size,
         split=split, max_examples=max_examples, rank_classification=rank_classification, decode=decode,
-        progress=show_progress,
+        progress=show_progress, placer=partitioner,
     )
+    if jax.process_index() != 0:  # every process holds the gathered results; the chief writes them
+        return results
     written = evaluator.write_results(results, output_dir)
     writer = metric_writers.create_default_writer(output_dir, just_logging=False)
     writer.write_scalars(step, results.scalars())

@@ -101,3 +101,17 @@ def test_other_tasks_table_groups_by_cluster(clean_registries):
     markdown = evaluator.format_markdown(results)
     assert "| echo_number_zs_noopt | validation | exact_match | 75.00 | 4 |" in markdown
     assert "| echo | 1 | 75.00 |" in markdown and results.scalars()["eval/other_tasks_average"] == 75.0
+
+
+def test_process_shards_cover_every_row_once():
+    """Process p of n feeds rows p, p + n, ...; all run the same number of steps (each is a collective)."""
+    for num_rows, count, local in [(21, 2, 4), (8, 2, 4), (5, 4, 1), (0, 2, 2), (17, 1, 8)]:
+        shards = [evaluator.ProcessShard(index, count, local, placer=None) for index in range(count)]
+        steps = {s.num_steps(num_rows) for s in shards}
+        assert len(steps) == 1
+        num_steps = steps.pop()
+        fed = [[s.rows_of_step(num_rows, i) for i in range(num_steps)] for s in shards]
+        assert all(len(rows) <= local for per_process in fed for rows in per_process)
+        assert sorted(r for per_process in fed for rows in per_process for r in rows) == list(range(num_rows))
+        assert all(r % count == index for index, per_process in enumerate(fed) for rows in per_process for r in rows)
+    assert evaluator.ProcessShard(0, 2, 4, None).num_steps(21) == 3  # 11 rows for process 0: 4 + 4 + 3

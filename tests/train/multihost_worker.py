@@ -1,15 +1,17 @@
-"""One process of the multi-host test: `python multihost_worker.py PROCESS_ID NUM_PROCESSES PORT LOCAL_DEVICES OUT_JSON MODEL_DIR`.
+"""One process of the multi-host test: `python multihost_worker.py PROCESS_ID NUM_PROCESSES PORT LOCAL_DEVICES OUT_JSON MODEL_DIR EVAL_CHECKPOINT`.
 
 Trains the tiny T5 for a few steps on the tiny task with seqio's unshuffled, unpacked stream,
 so N processes together read a permutation of the batch one process reads alone; process 0
-writes the per-step losses and parameter norms to OUT_JSON.
+writes the per-step losses and parameter norms to OUT_JSON. Then `flan-jax eval`'s `evaluate`
+decodes the validation examples of EVAL_CHECKPOINT, each process its share; every process
+writes the gathered predictions to OUT_JSON.eval.PROCESS_ID.json (the chief also the results).
 """
 import json
 import os
 import sys
 
 process_id, num_processes, port, local_devices = (int(x) for x in sys.argv[1:5])
-out_json, model_dir = sys.argv[5:7]
+out_json, model_dir, eval_checkpoint = sys.argv[5:8]
 os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={local_devices}"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,6 +25,7 @@ if num_processes > 1:
     )
 
 import tiny_setup  # noqa: E402
+from flan_jax.eval import main as eval_main  # noqa: E402
 from flan_jax.train import checkpoints, optimizers, partitioning, trainer  # noqa: E402
 
 tiny_setup.register()
@@ -50,3 +53,17 @@ if jax.process_index() == 0:
             },
             f,
         )
+
+results = eval_main.evaluate(
+    model=tiny_setup.tiny_model(dropout_rate=0.0, num_encoder_layers=1, num_decoder_layers=1),
+    checkpoint_path=eval_checkpoint,
+    suite=tiny_setup.TASK_NAME,
+    output_dir=os.path.join(model_dir, "eval"),
+    task_feature_lengths=tiny_setup.LENGTHS,
+    batch_size=8,
+    max_examples=21,  # 11 + 10 rows over two processes: uneven shares and a padded last step
+    partitioner=partitioning.Partitioner(num_partitions=2),
+    show_progress=False,
+)
+with open(f"{out_json}.eval.{jax.process_index()}.json", "w") as f:
+    json.dump({"predictions": results.tasks[tiny_setup.TASK_NAME].predictions}, f)

@@ -22,10 +22,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(process_id, num_processes, port, local_devices, out, model_dir):
+def _launch(process_id, num_processes, port, local_devices, out, model_dir, eval_checkpoint):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     env.pop("XLA_FLAGS", None)
-    args = [sys.executable, str(WORKER), str(process_id), str(num_processes), str(port), str(local_devices), str(out), str(model_dir)]
+    args = [sys.executable, str(WORKER), str(process_id), str(num_processes), str(port), str(local_devices), str(out), str(model_dir), str(eval_checkpoint)]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -45,9 +45,11 @@ def _wait(processes, timeout=240):
 @pytest.mark.multihost
 def test_two_processes_match_one_process(tmp_path):
     port = _free_port()
-    two = [_launch(i, 2, port, 2, tmp_path / "two.json", tmp_path / "two") for i in range(2)]
+    # Both runs evaluate the checkpoint the two processes wrote: one process alone, then each its share.
+    checkpoint = tmp_path / "two" / "checkpoints" / "3"
+    two = [_launch(i, 2, port, 2, tmp_path / "two.json", tmp_path / "two", checkpoint) for i in range(2)]
     _wait(two)
-    _wait([_launch(0, 1, 0, 4, tmp_path / "one.json", tmp_path / "one")])
+    _wait([_launch(0, 1, 0, 4, tmp_path / "one.json", tmp_path / "one", checkpoint)])
     two_result = json.loads((tmp_path / "two.json").read_text())
     one_result = json.loads((tmp_path / "one.json").read_text())
     assert (two_result["process_count"], two_result["devices"]) == (2, 4)
@@ -57,3 +59,10 @@ def test_two_processes_match_one_process(tmp_path):
     np.testing.assert_allclose(two_result["param_norms"], one_result["param_norms"], rtol=1e-5)
     # Both processes wrote one orbax checkpoint together.
     assert (tmp_path / "two" / "checkpoints" / "3" / "params").is_dir()
+
+    # Evaluation sharded over the two processes gathers exactly the single-process predictions, on both.
+    one_eval = json.loads((tmp_path / "one.json.eval.0.json").read_text())["predictions"]
+    assert [p["index"] for p in one_eval] == list(range(21))
+    for process in range(2):
+        assert json.loads((tmp_path / f"two.json.eval.{process}.json").read_text())["predictions"] == one_eval
+    assert (tmp_path / "two" / "eval" / "results.json").is_file()
