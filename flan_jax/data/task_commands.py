@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence, TextIO
 
 import seqio
 
-from flan_jax.data import formats, pipeline, registry
+from flan_jax.data import formats, pipeline, registry, sources
 
 DEFAULT_MODULES = ("flan_jax_tasks.all",)
 
@@ -113,8 +113,10 @@ def _train_examples(rows: Sequence[registry.TaskInfo]) -> str:
         source = seqio.TaskRegistry.get(info.task).source
         base = getattr(source, "base", source)
         count = None
-        # A TFDS source counts by reading its builder's metadata, possibly remotely: not here.
-        if "train" in source.splits and not isinstance(base, seqio.TfdsDataSource):
+        # Counted only from data that is here: TFDS would read its builder's metadata (possibly
+        # remotely) and a Hugging Face dataset would be loaded whole, or downloaded, to count it.
+        local = not isinstance(base, (seqio.TfdsDataSource, sources.HfDatasetSource))
+        if "train" in source.splits and local and sources.unavailable_reason(base) is None:
             count = base.num_input_examples("train")
         if count is None:
             unknown += 1

@@ -75,6 +75,26 @@ def test_stats(few_tasks, capsys):
     assert "(unrecorded)" in out and "synthetic/arithmetic: 1" in out and "synthetic/classification: 1" in out
 
 
+def test_stats_never_loads_hub_datasets_or_absent_files(few_tasks, capsys, monkeypatch, tmp_path):
+    import datasets
+
+    from flan_jax.data import registry, sources
+    from flan_jax.data import templates as T
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("stats must not load a Hugging Face dataset")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_network)
+    plain = T.TemplateSet([T.Template("{question}", "{answer}")])
+    for name, source in (("hub", sources.HfDatasetSource("someone/absent_dataset")),
+                         ("cot", sources.CotTsvSource(tmp_path / "absent_train.tsv"))):
+        registry.register_family(name, source=source, fields=["question", "answer"], templates=plain,
+                                 collection="t0sf", formats=["zs_noopt"])
+    assert task_commands.main(["stats", *MODULE]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("t0sf"))
+    assert row.split()[:4] == ["t0sf", "2", "2", "?"]
+
+
 def test_missing_module_is_a_clear_error(clean_registries):
     with pytest.raises(SystemExit, match="flan_jax_tasks.nonexistent"):
         task_commands.main(["list", "--module", "flan_jax_tasks.nonexistent"])
