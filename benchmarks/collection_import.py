@@ -36,7 +36,7 @@ from flan_jax.data import registry
 t3 = time.perf_counter()
 import collections
 counts = collections.Counter(i.collection for i in registry.all_infos())
-print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t1:.2f} {len(seqio.TaskRegistry.names())} {dict(counts)}")
+print(f"{time.time():.3f} {t1 - t0:.2f} {t2 - t1:.2f} {t3 - t1:.2f} {len(seqio.TaskRegistry.names())} {dict(counts)}")
 """
 
 
@@ -85,21 +85,25 @@ def main() -> int:
             env["FLAN_JAX_COT_DIR"] = args.cot_dir
         runs = []
         for _ in range(args.repeats):
-            start = time.perf_counter()
+            start, start_epoch = time.perf_counter(), time.time()
             out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True)
             wall = time.perf_counter() - start
             if out.returncode:
                 print(out.stderr[-3000:], file=sys.stderr)
                 return out.returncode
-            tf_s, niv2_s, collection_s, num_tasks, counts = out.stdout.strip().splitlines()[-1].split(" ", 4)
-            runs.append((float(tf_s), float(niv2_s), float(collection_s), wall))
+            done, tf_s, niv2_s, collection_s, num_tasks, counts = out.stdout.strip().splitlines()[-1].split(" ", 5)
+            # Interpreter start to collection imported; the process exit (TensorFlow teardown)
+            # that follows is not part of importing.
+            imported = float(done) - start_epoch
+            runs.append((float(tf_s), float(niv2_s), float(collection_s), imported, wall))
             print(f"  run {len(runs)}: tf {runs[-1][0]:.2f} s, NIv2 {runs[-1][1]:.2f} s, "
-                  f"collection {runs[-1][2]:.2f} s, wall {wall:.2f} s")
-    tf_s, niv2_s, collection_s, wall = (statistics.median(column) for column in zip(*runs))
+                  f"collection {runs[-1][2]:.2f} s, start to imported {imported:.2f} s, with exit {wall:.2f} s")
+    tf_s, niv2_s, collection_s, imported, wall = (statistics.median(column) for column in zip(*runs))
     print(f"import seqio+tensorflow:           {tf_s:6.2f} s  (median of {len(runs)})")
     print(f"import flan_jax_tasks.all after:   {collection_s:6.2f} s  ({num_tasks} tasks: {counts})")
     print(f"  of which NIv2 registration:      {niv2_s:6.2f} s")
-    print(f"whole child process (wall):        {wall:6.2f} s  (budget: collection import < 10 s)")
+    print(f"process start to all imported:     {imported:6.2f} s  (budget: < 10 s)")
+    print(f"whole child process with exit:     {wall:6.2f} s")
     return 0
 
 
