@@ -398,58 +398,57 @@ def _rank_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int
     return [metrics.rank_classification(by_example[i], opts) for i, opts in enumerate(options)]
 
 
-def evaluate_task(
-    model: Model,
-    params: Any,
-    task: seqio.Task,
-    *,
-    task_feature_lengths: Mapping[str, int],
-    batch_size: int,
-    split: str | None = None,
-    max_examples: int | None = None,
-    rank_classification: bool = False,
-    decode: DecodeOptions = DecodeOptions(),
-    progress: bool = False,
-    placer: BatchPlacer | None = None,
-    steps: _Steps | None = None,
-) -> TaskResult:
-    """One task: predictions (or ranked options), postprocessing and the task's metrics. See `evaluate`."""
-    steps = steps or _steps(model, decode)
-    shard = ProcessShard.current(batch_size, placer)
-    split = evaluation_split(task, split)
-    examples = load_examples(task, split, max_examples)
-    encoded, truncated = [], 0
-    for ex in examples:
-        ids, cut = encode(model.input_vocabulary, _text(ex["inputs_pretokenized"]), task_feature_lengths["inputs"], keep="right")
-        encoded.append(ids)
-        truncated += cut
-    if truncated:
-        logging.warning("%s: %d of %d inputs longer than %d tokens were cut from the left.",
-                        task.name, truncated, len(examples), task_feature_lengths["inputs"])
-    options = [[_text(o) for o in ex.get("options", [])] for ex in examples]
-    use_ranking = rank_classification and bool(examples) and all(options)
-    if use_ranking:
-        with _progress(shard.num_steps(sum(len(o) for o in options)), f"{task.name} (rank)", progress) as bar:
-            outputs = _rank_texts(model, steps, params, encoded, options, shard, task_feature_lengths, bar)
-    else:
-        with _progress(shard.num_steps(len(examples)), task.name, progress) as bar:
-            outputs = _predict_texts(model, steps, params, encoded, shard, task_feature_lengths, decode, bar)
-    postprocess = task.postprocess_fn or (lambda output, example=None, is_target=False: output)
-    predictions = [postprocess(o, example=ex, is_target=False) for o, ex in zip(outputs, examples)]
-    targets = [postprocess(_text(ex["targets_pretokenized"]), example=ex, is_target=True) for ex in examples]
-    values: dict[str, float] = {}
-    for metric_fn in task.predict_metric_fns:
-        values.update({k: float(v) for k, v in metric_fn(targets, predictions).items()})
-    info = held_out_tasks.benchmark_of(task.name)
-    records = []
-    for position, (ex, output, target) in enumerate(zip(examples, outputs, targets)):
-        where = {"subtask": info.subtask, "index": int(ex["index"])} if info else {"task": task.name, "index": position}
-        records.append({**where, "prediction": output, "target": target})
-    return TaskResult(
-        task=task.name, split=split, metrics=values, num_examples=len(examples), num_truncated=truncated,
-        rank_classification=use_ranking, benchmark=info.benchmark if info else None,
-        subtask=info.subtask if info else None, predictions=records,
-    )
+@dataclasses.dataclass(frozen=True)
+class _TaskEvaluation:
+    """What `evaluate` applies to each task, fixed once per call (see `evaluate` for the fields)."""
+
+    model: Model
+    params: Any
+    lengths: Mapping[str, int]
+    split: str | None
+    max_examples: int | None
+    rank_classification: bool
+    decode: DecodeOptions
+    progress: bool
+    steps: _Steps
+    shard: ProcessShard
+
+    def run(self, task: seqio.Task) -> TaskResult:
+        """One task: predictions (or ranked options), postprocessing and the task's metrics."""
+        split = evaluation_split(task, self.split)
+        examples = load_examples(task, split, self.max_examples)
+        encoded, truncated = [], 0
+        for ex in examples:
+            ids, cut = encode(self.model.input_vocabulary, _text(ex["inputs_pretokenized"]), self.lengths["inputs"], keep="right")
+            encoded.append(ids)
+            truncated += cut
+        if truncated:
+            logging.warning("%s: %d of %d inputs longer than %d tokens were cut from the left.",
+                            task.name, truncated, len(examples), self.lengths["inputs"])
+        options = [[_text(o) for o in ex.get("options", [])] for ex in examples]
+        use_ranking = self.rank_classification and bool(examples) and all(options)
+        if use_ranking:
+            with _progress(self.shard.num_steps(sum(len(o) for o in options)), f"{task.name} (rank)", self.progress) as bar:
+                outputs = _rank_texts(self.model, self.steps, self.params, encoded, options, self.shard, self.lengths, bar)
+        else:
+            with _progress(self.shard.num_steps(len(examples)), task.name, self.progress) as bar:
+                outputs = _predict_texts(self.model, self.steps, self.params, encoded, self.shard, self.lengths, self.decode, bar)
+        postprocess = task.postprocess_fn or (lambda output, example=None, is_target=False: output)
+        predictions = [postprocess(o, example=ex, is_target=False) for o, ex in zip(outputs, examples)]
+        targets = [postprocess(_text(ex["targets_pretokenized"]), example=ex, is_target=True) for ex in examples]
+        values: dict[str, float] = {}
+        for metric_fn in task.predict_metric_fns:
+            values.update({k: float(v) for k, v in metric_fn(targets, predictions).items()})
+        info = held_out_tasks.benchmark_of(task.name)
+        records = []
+        for position, (ex, output, target) in enumerate(zip(examples, outputs, targets)):
+            where = {"subtask": info.subtask, "index": int(ex["index"])} if info else {"task": task.name, "index": position}
+            records.append({**where, "prediction": output, "target": target})
+        return TaskResult(
+            task=task.name, split=split, metrics=values, num_examples=len(examples), num_truncated=truncated,
+            rank_classification=use_ranking, benchmark=info.benchmark if info else None,
+            subtask=info.subtask if info else None, predictions=records,
+        )
 
 
 def summarize_benchmarks(task_results: Sequence[TaskResult]) -> dict[str, report.BenchmarkSummary]:
@@ -514,17 +513,16 @@ def evaluate(
     for key in ("inputs", "targets"):
         if key not in task_feature_lengths:
             raise ValueError(f"task_feature_lengths needs {key!r} (got {dict(task_feature_lengths)}).")
-    steps = _steps(model, decode)
+    evaluation = _TaskEvaluation(
+        model, params, task_feature_lengths, split, max_examples, rank_classification, decode, progress,
+        _steps(model, decode), ProcessShard.current(batch_size, placer),
+    )
     results = {}
     tasks = expand_tasks(names)
     for position, task in enumerate(tasks):
         if progress:
             logging.info("Evaluating %s (%d/%d)", task.name, position + 1, len(tasks))
-        results[task.name] = evaluate_task(
-            model, params, task, task_feature_lengths=task_feature_lengths, batch_size=batch_size, split=split,
-            max_examples=max_examples, rank_classification=rank_classification, decode=decode,
-            progress=progress, placer=placer, steps=steps,
-        )
+        results[task.name] = evaluation.run(task)
     summaries = summarize_benchmarks(list(results.values()))
     return EvalResults(results, summaries, report.normalized_average(list(summaries.values())))
 

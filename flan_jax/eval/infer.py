@@ -69,6 +69,8 @@ def infer(
 
     if not checkpoint_path:
         raise ValueError("No checkpoint: set --gin.CHECKPOINT_PATH=\"'runs/x'\".")
+    import jax
+
     from flan_jax.train import partitioning
 
     partitioner = partitioner or partitioning.Partitioner()
@@ -84,7 +86,8 @@ def infer(
         interactive(predict)
         return []
     outputs = [{**r, "prediction": p} for r, p in zip(records, predict([r["inputs"] for r in records]))]
-    write_records(outputs, output_file)
+    if jax.process_index() == 0:  # every process holds the gathered outputs; the chief writes them
+        write_records(outputs, output_file)
     return outputs
 
 

@@ -183,12 +183,14 @@ def run(flags: argparse.Namespace) -> None:
     gin_flags.setup(flags)
     apply_data_dirs(gin_flags.macro("EVAL_DATA_DIRS", {}))
     import_task_modules([gin_flags.macro("MIXTURE_OR_TASK_MODULE")])
-    if flags.dump_prompts:
+    import jax
+
+    if flags.dump_prompts and jax.process_index() == 0:  # the same files from every process: the chief writes
         written = dump_prompts(gin_flags.macro("EVAL_SUITE"), flags.dump_prompts, gin_flags.macro("EVAL_SPLIT"))
         for name, count in written.items():
             print(f"{pathlib.Path(flags.dump_prompts) / name}: {count} prompts")
-        if not gin_flags.macro("CHECKPOINT_PATH"):
-            return
+    if flags.dump_prompts and not gin_flags.macro("CHECKPOINT_PATH"):
+        return
     from flan_jax import gin_configurables
 
     gin_configurables.evaluate(show_progress=not flags.no_progress)

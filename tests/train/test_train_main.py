@@ -149,3 +149,15 @@ def test_cache_dirs_come_from_the_flag_and_the_gin_macro(fresh_gin):
         assert {"/flag/a", "/flag/b", "/gin/cache"} <= set(seqio.get_global_cache_dirs())
     finally:
         seqio.set_global_cache_dirs(saved)
+
+
+@pytest.mark.parametrize("launcher", ["gpu_slurm.sbatch", "tpu_vm.sh"])
+def test_multi_host_launchers_run_train_or_eval(launcher):
+    """--dry_run prints the command: train by default, `COMMAND=eval` for multi-host evaluation."""
+    base = dict(os.environ, TPU_NAME="my-tpu", ZONE="us-central2-b")
+    base.pop("COMMAND", None)
+    for command, env in (("train", base), ("eval", dict(base, COMMAND="eval"))):
+        done = subprocess.run(["bash", str(REPO / "launch" / launcher), "--dry_run", "--gin_file=runs/eval.gin"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert f"-m flan_jax.cli {command} --distributed --no_progress --gin_file=runs/eval.gin" in done.stdout
