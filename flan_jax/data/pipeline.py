@@ -21,6 +21,7 @@ Two ways to build the training stream, chosen by `DatasetConfig.sampler`:
 * "seqio": `seqio.get_dataset` as t5x does it; used for any other feature converter.
 """
 import collections
+import concurrent.futures
 import dataclasses
 import difflib
 import itertools
@@ -289,8 +290,10 @@ class TaskStream:
     (measured: ~4 MiB each) and reads the next epoch with the next seed.
     """
 
-    def __init__(self, name: str, open_epoch: Callable[[int], Iterator[list[Example]]], seed: int, shuffle: bool, chunk: int):
+    def __init__(self, name: str, open_epoch: Callable[[int], Iterator[list[Example]]], seed: int, shuffle: bool,
+                 chunk: int, prefetched: "concurrent.futures.Future[OpenedEpoch] | None" = None):
         self.name, self._open, self._seed, self._shuffle, self._chunk = name, open_epoch, seed, shuffle, chunk
+        self._prefetched = prefetched  # epoch 0, opened and first chunk read by a worker thread
         self._epoch, self._iterator = 0, None
         self._buffer: list[Example] = []
         self._position = 0
@@ -316,9 +319,13 @@ class TaskStream:
 
     def _refill(self) -> None:
         fresh = self._iterator is None
-        if fresh:
-            self._iterator = self._open(self._epoch)
-        chunk = next(self._iterator, None)
+        if fresh and self._prefetched is not None:
+            self._iterator, chunk = self._prefetched.result()
+            self._prefetched = None
+        else:
+            if fresh:
+                self._iterator = self._open(self._epoch)
+            chunk = next(self._iterator, None)
         if chunk is None:  # the epoch ended on a chunk boundary
             if fresh:
                 raise StopIteration(self.name)  # an empty task: the sampler names it
@@ -331,11 +338,27 @@ class TaskStream:
             self._order = np.arange(len(chunk))
 
 
+OpenedEpoch = tuple[Iterator[list[Example]], "list[Example] | None"]  # (epoch iterator, its first chunk)
+
+
+def open_first_chunk(open_epoch: Callable[[], Iterator[list[Example]]]) -> OpenedEpoch:
+    """Opens an epoch and reads its first chunk (what a prefetching worker does)."""
+    iterator = open_epoch()
+    return iterator, next(iterator, None)
+
+
 class TaskSampler:
     """Draws examples: tasks by rate from a seeded generator, each task's examples in order.
 
     State is explicit (the generator, one stream per task) and advances only through `draw`, so
     two samplers built from the same arguments yield the same sequence.
+
+    Task indices are drawn `draw_chunk` at a time, so the tasks about to be read for the first
+    time are known ahead: with `prefetch_workers`, up to `prefetch_depth` of them (those
+    `prefetchable` says are worth it: the tf.data ones) are opened by worker threads while
+    the current ones are packed. An epoch's content is a function of its seed, not of the
+    thread that reads it, so prefetching changes timing only. Building a tf.data pipeline
+    (tracing its preprocessors) runs ~1.7x faster on 2 threads than on one.
     """
 
     def __init__(
@@ -348,6 +371,9 @@ class TaskSampler:
         mixture_name: str,
         chunk: int = 256,
         draw_chunk: int = 4096,
+        prefetch_workers: int = 0,
+        prefetch_depth: int = 16,
+        prefetchable: Callable[[int], bool] = lambda index: True,
     ):
         """
         Args:
@@ -359,6 +385,9 @@ class TaskSampler:
           mixture_name: named in errors.
           chunk: examples read at a time (and the size up to which a task is kept in memory).
           draw_chunk: task indices drawn at a time.
+          prefetch_workers: threads that open upcoming tasks ahead of their first draw (0: none).
+          prefetch_depth: tasks opened ahead at most (bounds the memory of read-ahead chunks).
+          prefetchable: task index -> whether opening it ahead is worth a thread.
         """
         self._tasks, self._open = list(tasks), open_epoch
         self._probs = np.asarray(rates, np.float64) / np.sum(rates)
@@ -367,6 +396,11 @@ class TaskSampler:
         self._rng = np.random.default_rng(seed)
         self._queue: collections.deque[int] = collections.deque()
         self._streams: dict[int, TaskStream] = {}
+        self._workers = concurrent.futures.ThreadPoolExecutor(prefetch_workers) if prefetch_workers else None
+        self._depth, self._prefetchable = prefetch_depth, prefetchable
+        self._upcoming: collections.deque[int] = collections.deque()  # first draws, in order
+        self._announced: set[int] = set()
+        self._prefetched: dict[int, concurrent.futures.Future[OpenedEpoch]] = {}
 
     @property
     def num_opened(self) -> int:
@@ -376,24 +410,42 @@ class TaskSampler:
     def next_task(self) -> int:
         """The index of the next task drawn by rate (reads nothing)."""
         if not self._queue:
-            self._queue.extend(self._rng.choice(len(self._tasks), size=self._draw_chunk, p=self._probs).tolist())
+            drawn = self._rng.choice(len(self._tasks), size=self._draw_chunk, p=self._probs).tolist()
+            self._queue.extend(drawn)
+            if self._workers is not None:
+                for index in drawn:
+                    if index not in self._announced:
+                        self._announced.add(index)
+                        if self._prefetchable(index):
+                            self._upcoming.append(index)
         return self._queue.popleft()
+
+    def _task_seed(self, index: int) -> int:
+        return int(np.random.SeedSequence([self._seed, index]).generate_state(1)[0])
+
+    def _epoch_opener(self, index: int) -> Callable[[int], Iterator[list[Example]]]:
+        task_seed = self._task_seed(index)
+        return lambda epoch: self._open(index, int(np.random.SeedSequence([task_seed, epoch]).generate_state(1)[0]))
+
+    def _prefetch(self) -> None:
+        """Keeps up to `prefetch_depth` upcoming tasks being opened by the workers."""
+        while self._upcoming and len(self._prefetched) < self._depth:
+            index = self._upcoming.popleft()
+            if index not in self._streams:
+                opener = self._epoch_opener(index)
+                self._prefetched[index] = self._workers.submit(open_first_chunk, lambda opener=opener: opener(0))
 
     def draw(self) -> Example:
         """The next example of the mixture."""
         index = self.next_task()
         stream = self._streams.get(index)
         if stream is None:
-            task_seed = int(np.random.SeedSequence([self._seed, index]).generate_state(1)[0])
-            stream = TaskStream(
-                self._tasks[index].name,
-                lambda epoch, index=index, task_seed=task_seed: self._open(
-                    index, int(np.random.SeedSequence([task_seed, epoch]).generate_state(1)[0])),
-                task_seed,
-                self._shuffle,
-                self._chunk,
-            )
+            prefetched = self._prefetched.pop(index, None)
+            stream = TaskStream(self._tasks[index].name, self._epoch_opener(index), self._task_seed(index),
+                                self._shuffle, self._chunk, prefetched)
             self._streams[index] = stream
+        if self._workers is not None:
+            self._prefetch()
         try:
             return next(stream)
         except StopIteration:
@@ -474,10 +526,16 @@ class Packer:
         return out
 
 
+# Threads that build upcoming tasks' tf.data pipelines (our Python-backed tasks need none): two
+# keep both cores of a small machine busy while the main thread packs.
+PREFETCH_WORKERS = 2
+
+
 class HierarchicalStream:
     """This host's training batches drawn by leaf rate, deterministic in (config, shard, step)."""
 
-    def __init__(self, config: DatasetConfig, pack: bool, shard_info: seqio.ShardInfo):
+    def __init__(self, config: DatasetConfig, pack: bool, shard_info: seqio.ShardInfo,
+                 prefetch_workers: int = PREFETCH_WORKERS):
         for key in ("inputs", "targets"):
             if key not in config.task_feature_lengths:
                 raise ValueError(
@@ -507,6 +565,8 @@ class HierarchicalStream:
             seed=hash_seed(config.seed, shard_info.index),
             shuffle=config.shuffle,
             mixture_name=config.mixture_or_task_name,
+            prefetch_workers=prefetch_workers,
+            prefetchable=lambda index: python_steps(leaves[index], config.use_cached) is None,
         )
         self.packer = Packer(
             self.sampler,

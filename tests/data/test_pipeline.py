@@ -253,3 +253,16 @@ def test_python_backed_mixture_is_deterministic_and_resumable(clean_registries):
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     texts = {text for batch in full for row in range(4) for text, _ in decode_segments(batch, row)}
     assert any(t.startswith(("after", "what follows")) for t in texts)
+
+
+def test_prefetching_threads_change_timing_only(clean_registries):
+    for t in range(12):
+        add_task(f"task{t}", 5 + 30 * (t % 3))  # small ones kept in memory, larger ones streamed
+    mixing.add_mixture("many", [(f"task{t}", 1.0) for t in range(12)])
+    streams = [pipeline.HierarchicalStream(config("many", seed=2), True, seqio.ShardInfo(0, 1), prefetch_workers=w)
+               for w in (0, 2)]
+    serial, threaded = (take(s.batches(), 6) for s in streams)
+    for a, b in zip(serial, threaded):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert streams[1].sampler.num_opened == 12
