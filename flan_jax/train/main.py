@@ -68,8 +68,8 @@ def check_cached(mixture_or_task_name) -> None:
     if uncached:
         shown = ", ".join(uncached[:5]) + (f" and {len(uncached) - 5} more" if len(uncached) > 5 else "")
         raise ValueError(
-            f"USE_CACHED_TASKS = True but {shown} of {mixture_or_task_name!r} have no completed cache in "
-            f"{list(seqio.get_global_cache_dirs())}: pass the `flan-jax cache` output directory with "
+            f"USE_CACHED_TASKS = True but {len(uncached)} task(s) of {mixture_or_task_name!r} have no completed "
+            f"cache in {list(seqio.get_global_cache_dirs())} ({shown}): pass the `flan-jax cache` output directory with "
             "--seqio_additional_cache_dirs=DIR (or SEQIO_ADDITIONAL_CACHE_DIRS), or set USE_CACHED_TASKS = False."
         )
 

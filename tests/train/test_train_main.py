@@ -124,7 +124,7 @@ def test_train_reads_a_flan_jax_cache_through_seqio_additional_cache_dirs(tmp_pa
                           "--gin.TRAIN_STEPS=2", "--gin.CHECKPOINT_PERIOD=2", '--gin.TASK_FEATURE_LENGTHS={"inputs": 32, "targets": 16}')
         assert main.main(args) == 1
         error = capsys.readouterr().err
-        assert f"USE_CACHED_TASKS = True but {name} of '{name}' have no completed cache" in error
+        assert f"USE_CACHED_TASKS = True but 1 task(s) of '{name}' have no completed cache" in error and f"({name})" in error
         assert "--seqio_additional_cache_dirs=DIR" in error
         seqio.TaskRegistry.remove(name)
         tiny_setup.register(name, cacheable=True)
