@@ -20,6 +20,19 @@ def shared_data() -> pathlib.Path:
 
 
 @pytest.fixture
+def fresh_gin():
+    """An empty gin config around a test, with every configurable registered and `gin/` searchable."""
+    import gin
+
+    from flan_jax import gin_configurables  # noqa: F401  (registers every configurable)
+
+    gin.clear_config()
+    gin.add_config_file_search_path(str(REPO / "gin"))
+    yield
+    gin.clear_config()
+
+
+@pytest.fixture
 def clean_registries():
     """Empties seqio's task and mixture registries around a test, restoring them afterwards."""
     import seqio

@@ -9,16 +9,6 @@ GIN_DIR = REPO / "gin"
 GIN_FILES = sorted(GIN_DIR.rglob("*.gin"))
 
 
-@pytest.fixture
-def fresh_gin():
-    from flan_jax import gin_configurables  # noqa: F401  (registers every configurable)
-
-    gin.clear_config()
-    gin.add_config_file_search_path(str(GIN_DIR))
-    yield
-    gin.clear_config()
-
-
 def test_there_are_gin_files():
     names = {str(p.relative_to(GIN_DIR)) for p in GIN_FILES}
     assert {"runs/finetune.gin", "runs/debug_cpu.gin", "runs/demo.gin", "partitioning/fsdp.gin"} <= names

@@ -49,15 +49,6 @@ def test_infer_reads_inputs_and_answers_interactively(tmp_path):
     assert count == 2 and stdout.getvalue() == "> ABC\n> XYZ\n> "
 
 
-@pytest.fixture
-def fresh_gin():
-    import gin
-
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
-
 @pytest.mark.parametrize("command", ["train", "eval", "infer"])
 def test_every_gin_command_takes_t5x_flags(command):
     """train, eval and infer share one parser (flan_jax.gin_flags): the same flags mean the same."""

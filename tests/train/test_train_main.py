@@ -17,13 +17,6 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
 
-@pytest.fixture
-def fresh_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
-
 def test_gin_dot_flags_become_bindings_and_search_paths_include_the_repo():
     flags = main.parse_flags(
         ["--gin_file=runs/finetune.gin", "--gin.MODEL_DIR='runs/x'", "--gin_bindings=BATCH_SIZE = 8", "--gin_search_paths=/a,/b"]
