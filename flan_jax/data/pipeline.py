@@ -26,7 +26,9 @@ import dataclasses
 import difflib
 import itertools
 import logging
-from typing import Any, Callable, Iterator, Mapping, Sequence
+import queue
+import threading
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import jax
 import numpy as np
@@ -36,6 +38,7 @@ import tensorflow as tf
 from flan_jax.data import formats, mixing
 
 SAMPLERS = ("hierarchical", "seqio")
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +131,8 @@ def train_batches(
         raise ValueError(f"DatasetConfig.sampler={config.sampler!r}; choose one of {SAMPLERS}")
     if config.sampler == "hierarchical":
         if _numpy_packable(feature_converter):
-            return HierarchicalStream(config, feature_converter.pack, shard_info).batches(start_step)
+            stream = HierarchicalStream(config, feature_converter.pack, shard_info)
+            return read_ahead(stream.batches(start_step), READ_AHEAD_BATCHES)
         logging.warning(
             "sampler='hierarchical' packs for seqio.EncDecFeatureConverter only; %s gets the "
             "seqio pipeline.",
@@ -136,6 +140,45 @@ def train_batches(
         )
     dataset = get_dataset(config, shard_info, feature_converter).skip(start_step)
     return dataset.as_numpy_iterator()
+
+
+# Batches the hierarchical stream prepares ahead of the trainer: it packs in Python, and a task
+# drawn for the first time costs a read (~5-100 ms), so a few batches in hand absorb those.
+READ_AHEAD_BATCHES = 4
+
+
+def read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
+    """`items` in order, produced by a background thread up to `depth` ahead of the consumer.
+
+    Order and content are those of `items` (one producer); only timing changes. An exception in
+    the producer is raised to the consumer; closing the returned generator stops the producer.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            slots.put((None, error))
+
+    threading.Thread(target=produce, name="read_ahead", daemon=True).start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            yield item
+    finally:
+        stop.set()
 
 
 def _numpy_packable(feature_converter: seqio.FeatureConverter) -> bool:
@@ -257,6 +300,9 @@ def python_task_epoch(
     def tokenized(example: Mapping[str, Any]) -> Example:
         out = []
         for key, vocabulary, add_eos, length in encoders:
+            if key not in example:
+                raise ValueError(f"Task {task.name!r}: an example of its source has no {key!r} feature "
+                                 f"(it has {sorted(example)}); the source must yield {key!r}.")
             value = example[key]
             ids = vocabulary.encode(value) if isinstance(value, str) else list(value)
             for step in steps:

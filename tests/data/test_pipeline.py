@@ -266,3 +266,46 @@ def test_prefetching_threads_change_timing_only(clean_registries):
         for key in a:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     assert streams[1].sampler.num_opened == 12
+
+
+def test_python_source_without_the_features_is_named(clean_registries):
+    from flan_jax.data import formats as formats_lib
+
+    source = formats_lib.GeneratorSource("raw", lambda rng: {"a": "x"}, {"train": 3})
+    task = seqio.TaskRegistry.add("raw_fields", source, output_features=FEATURES,
+                                  preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos])
+    steps = pipeline.python_steps(task)
+    assert steps == ["tokenize", "append_eos"]
+    with pytest.raises(ValueError, match=r"'raw_fields'.*no 'inputs' feature.*\['a'\]"):
+        next(pipeline.python_task_epoch(task, steps, "train", LENGTHS, seqio.ShardInfo(0, 1), 0, False))
+
+
+def test_read_ahead_keeps_order_raises_the_producers_error_and_stops_when_closed():
+    import itertools
+    import time
+
+    assert list(itertools.islice(pipeline.read_ahead(iter(range(100)), 3), 100)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise mixing.MixtureError("task 'x' is empty")
+
+    ahead = pipeline.read_ahead(failing(), 2)
+    assert next(ahead) == 1
+    with pytest.raises(mixing.MixtureError, match="'x'"):
+        next(ahead)
+
+    produced = []
+
+    def endless():
+        for i in itertools.count():
+            produced.append(i)
+            yield i
+
+    ahead = pipeline.read_ahead(endless(), 2)
+    assert next(ahead) == 0
+    ahead.close()
+    time.sleep(0.3)
+    count = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == count <= 5, "the producer stopped after the consumer closed"
