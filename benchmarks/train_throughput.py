@@ -1,58 +1,83 @@
 """Training throughput: our jitted train step vs Hugging Face T5 (PyTorch eager), same setup.
 
 Both sides train the same T5 v1.1 architecture (dimensions from gin/models/t5_1_1/<model>.gin)
-on the same random full-length batches with Adafactor (ours: optax with t5x settings; peer:
+on the same random full-length batches with Adafactor (ours: optax with t5x settings, the exact
+`flan_jax.train.steps.jit_train_step` that training runs; peer:
 `transformers.optimization.Adafactor` with parameter scaling and a fixed learning rate), no
-dropout, float32. Prints tokens/s (input + target tokens) of each, their ratio, and our
-achieved GFLOP/s (XLA's cost analysis of the compiled step).
+dropout. `--dtype bfloat16` runs activations in bfloat16 with float32 parameters on both sides
+(ours: T5Config.dtype; peer: torch.autocast). float32 matrix products on a GPU use TF32 on
+both sides by default (JAX's default precision; torch's "high"), `--matmul_precision highest`
+makes both exact float32. On a shared machine the two sides' steps are
+timed alternately (one of ours, one of theirs, repeated) and the medians compared, so a load
+change hits both. Prints tokens/s (input + target tokens) of each, their ratio and our achieved
+GFLOP/s (XLA's cost analysis of the compiled step), and a last `RESULT {json}` line.
+
+Needs jax, flax, optax (and torch + transformers for the peer), not seqio or TensorFlow, so it
+also runs on accelerator machines without them (see benchmarks/gpu_suite.py).
 
     python benchmarks/train_throughput.py --model tiny --batch 32 --input_len 128 --target_len 32
-    python benchmarks/train_throughput.py --model small --batch 8 --input_len 256 --target_len 64
+    python benchmarks/train_throughput.py --model small --batch 8 --input_len 256 --target_len 64 --steps 3
 """
 import argparse
+import json
 import os
 import pathlib
+import re
+import statistics
 import sys
 import time
+import types
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+# Our side's default on CPU: the host devices `launch/local_cpu.sh` (and tests) give training.
+# One XLA CPU device runs its program on one thread, so one device leaves cores idle.
+CPU_DEVICES = 8
 
 
 def parse_flags(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["tiny", "small", "base"], default="tiny")
+    parser.add_argument("--model", choices=["tiny", "small", "base", "large"], default="tiny")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--input_len", type=int, default=128)
     parser.add_argument("--target_len", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps (after warm-up)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps (compilation, allocator warm-up)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="activation dtype (params stay float32)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per side (after warm-up)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side (compilation, allocator warm-up)")
     parser.add_argument(
         "--devices", type=int, default=None,
-        help="host CPU devices for our step (data parallel); default: the largest divisor of --batch "
-        "up to 2 x cores (XLA CPU runs one device per thread, so one device leaves cores idle)",
+        help=f"devices for our step (data parallel); default: all accelerators, or on CPU {CPU_DEVICES} host "
+        "devices (as launch/local_cpu.sh) or the largest divisor of --batch below that",
     )
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads for the peer")
-    parser.add_argument("--no_peer", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument(
+        "--matmul_precision", choices=["default", "highest"], default="default",
+        help="float32 matrix products on GPUs: default = TF32 on both sides, highest = full float32 on both",
+    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads for the peer (CPU)")
+    parser.add_argument("--side", choices=["both", "ours", "peer"], default="both", help="run one side only (its own process)")
     return parser.parse_args(argv)
 
 
-def t5_config(model: str):
-    """Our T5Config from the model gin file (so the benchmark measures what training uses)."""
-    import gin
+def t5_dims(model: str) -> dict:
+    """The `network.T5Config` bindings of gin/models/t5_1_1/<model>.gin (so the benchmark measures
+    what training uses), read without gin: macros such as the dtype are left to the flags."""
+    text = (REPO / "gin" / "models" / "t5_1_1" / f"{model}.gin").read_text()
+    block = re.search(r"^network\.T5Config:\n((?:[ \t]+.*\n?)+)", text, re.M)
+    if block is None:
+        raise ValueError(f"gin/models/t5_1_1/{model}.gin has no 'network.T5Config:' block")
+    dims = {}
+    for line in block.group(1).splitlines():
+        name, _, value = line.split("#")[0].partition("=")
+        value = value.strip()
+        if value and not value.startswith("%"):
+            dims[name.strip()] = json.loads(value) if value[0].isdigit() else value
+    return dims
 
-    from flan_jax import gin_configurables
 
-    gin.clear_config()
-    gin.add_config_file_search_path(str(REPO / "gin"))
-    gin.parse_config_file(str(REPO / "gin" / "models" / "t5_1_1" / f"{model}.gin"), skip_unknown=True)
-    return gin_configurables.T5Config(dropout_rate=0.0, dtype="float32")
-
-
-def random_batch(config, batch: int, input_len: int, target_len: int, seed: int = 0):
+def random_batch(vocab_size: int, batch: int, input_len: int, target_len: int, seed: int = 0):
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    high = min(config.vocab_size, 32000)
+    high = min(vocab_size, 32000)
     inputs = rng.integers(2, high, size=(batch, input_len), dtype=np.int32)
     targets = rng.integers(2, high, size=(batch, target_len), dtype=np.int32)
     decoder_inputs = np.concatenate([np.zeros((batch, 1), np.int32), targets[:, :-1]], axis=1)
@@ -64,100 +89,156 @@ def random_batch(config, batch: int, input_len: int, target_len: int, seed: int 
     }
 
 
-def ours(config, batch, flags):
-    """(tokens/s, GFLOP/s, seconds per step) of `trainer.jit_train_step`."""
+def our_step(dims: dict, batch, flags):
+    """(run one step and wait, GFLOP per step) for `steps.jit_train_step`."""
     import jax
 
-    from flan_jax.data import vocabularies
     from flan_jax.models import model as models_lib
     from flan_jax.models import t5
-    from flan_jax.train import optimizers, partitioning, trainer
+    from flan_jax.train import optimizers, partitioning, steps
 
-    vocabulary = vocabularies.byte_vocabulary()
+    config = t5.T5Config(**dims, dropout_rate=0.0, dtype=flags.dtype)
+    # The model reads only the vocabularies' size and EOS id; seqio's would import TensorFlow.
+    vocabulary = types.SimpleNamespace(vocab_size=config.vocab_size, eos_id=1)
     model = models_lib.EncoderDecoderModel(t5.Transformer(config=config), vocabulary, vocabulary)
     partitioner = partitioning.Partitioner(num_partitions=1, devices=jax.devices()[: flags.devices])
     schedule = optimizers.constant_schedule(1e-3)
     optimizer = optimizers.adafactor(schedule)
     shapes = {k: (1, v.shape[1]) for k, v in batch.items()}
-    layout = trainer.state_layout(model, optimizer, partitioner, shapes)
-    state = trainer.init_state(model, optimizer, layout, shapes, jax.random.PRNGKey(0))
-    step = trainer.jit_train_step(model, optimizer, schedule, layout, partitioner)
+    layout = steps.state_layout(model, optimizer, partitioner, shapes)
+    state = steps.init_state(model, optimizer, layout, shapes, jax.random.PRNGKey(0))
+    step = steps.jit_train_step(model, optimizer, schedule, layout, partitioner)
     device_batch = partitioner.host_local_to_global(batch)
     rng = jax.random.PRNGKey(1)
-    cost = step.lower(state, device_batch, rng).compile().cost_analysis()
+    start = time.perf_counter()
+    # Run the compiled executable itself: calling `step` again would compile a second time.
+    compiled = step.lower(state, device_batch, rng).compile()
+    print(f"flan-jax step compiled in {time.perf_counter() - start:.1f} s", flush=True)
+    cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     # The cost analysis of an SPMD program counts one device's share.
-    flops = float((cost or {}).get("flops", 0.0)) * flags.devices
-    for _ in range(flags.warmup):
-        state, metrics = step(state, device_batch, rng)
-    jax.block_until_ready(metrics)
-    start = time.perf_counter()
-    for _ in range(flags.steps):
-        state, metrics = step(state, device_batch, rng)
-    jax.block_until_ready(metrics)
-    seconds = (time.perf_counter() - start) / flags.steps
-    tokens = batch["encoder_input_tokens"].size + batch["decoder_target_tokens"].size
-    return tokens / seconds, flops / seconds / 1e9, seconds
+    gflop = float((cost or {}).get("flops", 0.0)) * flags.devices / 1e9
+    holder = [state]
+
+    def run():
+        holder[0], metrics = compiled(holder[0], device_batch, rng)
+        jax.block_until_ready(metrics)
+
+    return run, gflop
 
 
-def peer(config, batch, flags):
-    """(tokens/s, seconds per step) of transformers' T5ForConditionalGeneration, eager PyTorch."""
+def peer_step(dims: dict, batch, flags):
+    """Run one step of transformers' T5ForConditionalGeneration (eager PyTorch) and wait."""
+    import contextlib
+
     import torch
     import transformers
     from transformers.optimization import Adafactor
 
-    torch.set_num_threads(flags.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(flags.threads)
+    # JAX's default float32 matmul precision on GPUs is TF32; "high" is torch's name for it.
+    torch.set_float32_matmul_precision("high" if flags.matmul_precision == "default" else "highest")
     torch.manual_seed(0)
     hf_config = transformers.T5Config(
-        vocab_size=config.vocab_size, d_model=config.emb_dim, d_kv=config.head_dim, d_ff=config.mlp_dim,
-        num_layers=config.num_encoder_layers, num_decoder_layers=config.num_decoder_layers,
-        num_heads=config.num_heads, relative_attention_num_buckets=config.relative_attention_num_buckets,
-        relative_attention_max_distance=config.relative_attention_max_distance, dropout_rate=0.0,
-        layer_norm_epsilon=config.layer_norm_epsilon, feed_forward_proj="gated-gelu",
+        vocab_size=dims["vocab_size"], d_model=dims["emb_dim"], d_kv=dims["head_dim"], d_ff=dims["mlp_dim"],
+        num_layers=dims["num_encoder_layers"], num_decoder_layers=dims["num_decoder_layers"],
+        num_heads=dims["num_heads"], relative_attention_num_buckets=dims.get("relative_attention_num_buckets", 32),
+        relative_attention_max_distance=dims.get("relative_attention_max_distance", 128), dropout_rate=0.0,
+        layer_norm_epsilon=dims.get("layer_norm_epsilon", 1e-6), feed_forward_proj="gated-gelu",
         tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0,
     )
-    model = transformers.T5ForConditionalGeneration(hf_config).train()
+    model = transformers.T5ForConditionalGeneration(hf_config).to(device).train()
     optimizer = Adafactor(model.parameters(), lr=1e-3, scale_parameter=True, relative_step=False, warmup_init=False)
-    inputs = torch.from_numpy(batch["encoder_input_tokens"]).long()
-    labels = torch.from_numpy(batch["decoder_target_tokens"]).long()
-    decoder_inputs = torch.from_numpy(batch["decoder_input_tokens"]).long()
+    tensor = lambda key: torch.from_numpy(batch[key]).long().to(device)  # noqa: E731
+    inputs, labels, decoder_inputs = tensor("encoder_input_tokens"), tensor("decoder_target_tokens"), tensor("decoder_input_tokens")
+    autocast = (
+        (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16))
+        if flags.dtype == "bfloat16" else contextlib.nullcontext
+    )
 
-    def one_step():
-        loss = model(input_ids=inputs, decoder_input_ids=decoder_inputs, labels=labels).loss
+    def run():
+        with autocast():
+            loss = model(input_ids=inputs, decoder_input_ids=decoder_inputs, labels=labels).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        else:
+            loss.item()
 
-    for _ in range(flags.warmup):
-        one_step()
-    start = time.perf_counter()
-    for _ in range(flags.steps):
-        one_step()
-    seconds = (time.perf_counter() - start) / flags.steps
-    tokens = inputs.numel() + labels.numel()
-    return tokens / seconds, seconds
+    return run, device
+
+
+def time_alternately(runs: dict, steps: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds of each step, the sides taking turns so that load changes reach all of them."""
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times = {name: [] for name in runs}
+    for _ in range(steps):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def default_devices(batch: int) -> int:
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return jax.device_count()
+    return max(d for d in range(1, CPU_DEVICES + 1) if batch % d == 0)
 
 
 def main(argv=None) -> int:
     flags = parse_flags(sys.argv[1:] if argv is None else argv)
-    if flags.devices is None:
-        flags.devices = max(d for d in range(1, 2 * (os.cpu_count() or 1) + 1) if flags.batch % d == 0)
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={flags.devices}"
+    # Host devices must be requested before jax starts; on an accelerator machine this flag
+    # only affects the (unused) host platform.
+    os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={CPU_DEVICES}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    config = t5_config(flags.model)
-    batch = random_batch(config, flags.batch, flags.input_len, flags.target_len)
-    setup = (
-        f"T5 1.1 {flags.model} (emb {config.emb_dim}, {config.num_encoder_layers}+{config.num_decoder_layers} layers, "
-        f"vocab {config.vocab_size}), batch {flags.batch}, lengths {flags.input_len}/{flags.target_len}, "
-        f"{flags.steps} timed steps, {os.cpu_count()} CPU cores"
+    import jax
+
+    if flags.matmul_precision == "highest":
+        jax.config.update("jax_default_matmul_precision", "highest")
+    if flags.devices is None:
+        flags.devices = default_devices(flags.batch)
+    dims = t5_dims(flags.model)
+    batch = random_batch(dims["vocab_size"], flags.batch, flags.input_len, flags.target_len)
+    tokens = batch["encoder_input_tokens"].size + batch["decoder_target_tokens"].size
+    print(
+        f"T5 1.1 {flags.model} (emb {dims['emb_dim']}, {dims['num_encoder_layers']}+{dims['num_decoder_layers']} layers, "
+        f"vocab {dims['vocab_size']}), {flags.dtype}, batch {flags.batch}, lengths {flags.input_len}/{flags.target_len}, "
+        f"{flags.steps} timed steps per side, jax {jax.__version__} on {jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores",
+        flush=True,
     )
-    print(setup)
-    our_tps, gflops, our_s = ours(config, batch, flags)
-    print(f"flan-jax  (jax.jit, {flags.devices} device(s)): {our_tps:10.0f} tokens/s  {our_s * 1e3:8.1f} ms/step  {gflops:7.1f} GFLOP/s")
-    if not flags.no_peer:
-        peer_tps, peer_s = peer(config, batch, flags)
-        print(f"HF T5 (PyTorch eager, {flags.threads} threads): {peer_tps:10.0f} tokens/s  {peer_s * 1e3:8.1f} ms/step")
-        print(f"ratio flan-jax / HF: {our_tps / peer_tps:.2f}x")
+    runs, result = {}, {"model": flags.model, "dtype": flags.dtype, "batch": flags.batch,
+                        "input_len": flags.input_len, "target_len": flags.target_len, "tokens_per_step": tokens}
+    if flags.side in ("both", "ours"):
+        runs["ours"], gflop = our_step(dims, batch, flags)
+        result["gflop_per_step"] = gflop
+    if flags.side in ("both", "peer"):
+        runs["peer"], peer_device = peer_step(dims, batch, flags)
+    times = time_alternately(runs, flags.steps, flags.warmup)
+    seconds = {name: statistics.median(values) for name, values in times.items()}
+    if "ours" in seconds:
+        result.update(ours_tokens_per_s=tokens / seconds["ours"], ours_ms=seconds["ours"] * 1e3, devices=flags.devices)
+        print(
+            f"flan-jax  (jax.jit, {flags.devices} {jax.default_backend()} device(s)): {result['ours_tokens_per_s']:10.0f} tokens/s"
+            f"  {result['ours_ms']:8.1f} ms/step  {gflop / seconds['ours']:7.1f} GFLOP/s"
+        )
+    if "peer" in seconds:
+        result.update(peer_tokens_per_s=tokens / seconds["peer"], peer_ms=seconds["peer"] * 1e3)
+        where = f"{flags.threads} threads" if peer_device.type == "cpu" else peer_device.type
+        print(f"HF T5 (PyTorch eager, {where}): {result['peer_tokens_per_s']:10.0f} tokens/s  {result['peer_ms']:8.1f} ms/step")
+    if len(seconds) == 2:
+        result["ratio"] = seconds["peer"] / seconds["ours"]
+        per_step = [p / o for o, p in zip(times["ours"], times["peer"])]
+        print(f"ratio flan-jax / HF: {result['ratio']:.2f}x (median steps; per-step pairs {min(per_step):.2f}-{max(per_step):.2f}x)")
+    print("RESULT " + json.dumps(result))
     return 0
 
 

@@ -81,18 +81,24 @@ def length_penalty(length: jax.Array, alpha: float) -> jax.Array:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def _gather_beams(tree: Any, indices: jax.Array, batch_size: int, beam_size: int) -> Any:
-    """Picks beams [batch, new_beams] from every [batch * beam, ...] or [batch, beam, ...] leaf."""
+def _gather_beams(x: jax.Array, indices: jax.Array) -> jax.Array:
+    """Picks beams [batch, new_beams] from a [batch, beam, ...] array."""
+    return jnp.take_along_axis(x, indices.reshape(indices.shape + (1,) * (x.ndim - 2)), axis=1)
+
+
+def _gather_cache(cache: Cache, indices: jax.Array, batch_size: int, beam_size: int) -> Cache:
+    """Reorders the per-beam cache rows: leaves with batch * beam_size leading rows (row
+    b * beam_size + j is beam j of example b). Other leaves are shared by an example's beams,
+    e.g. cross-attention keys/values with one row per example, and scalars such as the cache
+    index, so nothing is copied for them."""
 
     def gather(x):
-        if x.ndim < 2:  # scalars such as the cache index are shared by all beams
+        if x.ndim < 2 or x.shape[0] != batch_size * beam_size:
             return x
-        flat = x.shape[0] == batch_size * beam_size and not (x.shape[:2] == (batch_size, beam_size))
-        y = x.reshape((batch_size, beam_size) + x.shape[1:]) if flat else x
-        y = jnp.take_along_axis(y, indices.reshape(indices.shape + (1,) * (y.ndim - 2)), axis=1)
-        return y.reshape((batch_size * indices.shape[1],) + y.shape[2:]) if flat else y
+        y = _gather_beams(x.reshape((batch_size, beam_size) + x.shape[1:]), indices)
+        return y.reshape((batch_size * indices.shape[1],) + y.shape[2:])
 
-    return jax.tree_util.tree_map(gather, tree)
+    return jax.tree_util.tree_map(gather, cache)
 
 
 def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: int, beam_size: int,
@@ -100,9 +106,10 @@ def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: i
     """Beam search as t5x: 2k candidates per step, finished beams scored logprob / length penalty.
 
     Args:
-      tokens_to_logits: one decoder step; its cache rows are [batch * beam_size, ...], row
-        b * beam_size + j being beam j of example b.
-      cache: the initialised cache with batch * beam_size rows.
+      tokens_to_logits: one decoder step; its per-beam cache leaves have batch * beam_size
+        rows, row b * beam_size + j being beam j of example b, and are reordered as beams
+        move; leaves with another leading size (one row per example) are shared by the beams.
+      cache: the initialised cache.
       batch_size, beam_size, max_decode_length: sizes.
       eos_id: the token that finishes a beam.
       alpha: length penalty exponent (0: raw log-likelihood).
@@ -128,15 +135,15 @@ def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: i
         candidates = (live_logprobs[:, :, None] + log_probs).reshape(batch_size, k * vocab)
         top_logprobs, top_ids = jax.lax.top_k(candidates, 2 * k)
         beam_ids, token_ids = top_ids // vocab, (top_ids % vocab).astype(jnp.int32)
-        top_seqs = _gather_beams(live_seqs, beam_ids, batch_size, k)
+        top_seqs = _gather_beams(live_seqs, beam_ids)
         top_seqs = jax.lax.dynamic_update_index_in_dim(top_seqs, token_ids, step, 2)
         is_eos = token_ids == eos_id
 
         # Live: the best k candidates that did not end.
         live_candidates = jnp.where(is_eos, NEG_INF, top_logprobs)
         new_live_logprobs, live_pick = jax.lax.top_k(live_candidates, k)
-        new_live_seqs = _gather_beams(top_seqs, live_pick, batch_size, 2 * k)
-        cache = _gather_beams(cache, _gather_beams(beam_ids, live_pick, batch_size, 2 * k), batch_size, k)
+        new_live_seqs = _gather_beams(top_seqs, live_pick)
+        cache = _gather_cache(cache, _gather_beams(beam_ids, live_pick), batch_size, k)
 
         # Finished: the best k among the old finished and the candidates that just ended.
         new_scores = jnp.where(is_eos, top_logprobs / length_penalty((step + 1).astype(jnp.float32), alpha), NEG_INF)
@@ -144,8 +151,8 @@ def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: i
         all_scores = jnp.concatenate([finished_scores, new_scores], axis=1)
         all_flags = jnp.concatenate([finished_flags, is_eos], axis=1)
         finished_scores, finished_pick = jax.lax.top_k(jnp.where(all_flags, all_scores, 2 * NEG_INF), k)
-        finished_seqs = _gather_beams(all_seqs, finished_pick, batch_size, 3 * k)
-        finished_flags = _gather_beams(all_flags, finished_pick, batch_size, 3 * k)
+        finished_seqs = _gather_beams(all_seqs, finished_pick)
+        finished_flags = _gather_beams(all_flags, finished_pick)
         return step + 1, new_live_seqs, new_live_logprobs, finished_seqs, finished_scores, finished_flags, cache
 
     state = (
@@ -163,4 +170,4 @@ def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: i
     all_seqs = jnp.concatenate([finished_seqs, live_seqs], axis=1)
     all_scores = jnp.concatenate([jnp.where(finished_flags, finished_scores, 2 * NEG_INF), live_logprobs / max_penalty], axis=1)
     scores, pick = jax.lax.top_k(all_scores, k)
-    return _gather_beams(all_seqs, pick, batch_size, 2 * k), scores
+    return _gather_beams(all_seqs, pick), scores

@@ -59,9 +59,15 @@ def weighted_token_losses(logits: jax.Array, targets: jax.Array, weights: Option
     """
     vocab_size = logits.shape[-1]
     confidence, low_confidence, normalizing_constant = label_smoothing_constants(vocab_size, label_smoothing)
-    soft_targets = jax.nn.one_hot(targets, vocab_size, dtype=jnp.float32) * (confidence - low_confidence) + low_confidence
-    total, total_z = cross_entropy_with_logits(logits, soft_targets, z_loss)
-    cross_entropy = total - total_z - normalizing_constant
+    # The same value as cross_entropy_with_logits against the smoothed one-hot targets, which
+    # sum to 1: -sum(soft * (logits - log_z)) = log_z - (confidence - low) * logits[target]
+    # - low * sum(logits), so no [batch, length, vocab] target tensor is built.
+    logits = logits.astype(jnp.float32)
+    log_z = jax.nn.logsumexp(logits, axis=-1)
+    cross_entropy = log_z - (confidence - low_confidence) * _target_logit(logits, targets) - normalizing_constant
+    if label_smoothing:
+        cross_entropy = cross_entropy - low_confidence * jnp.sum(logits, axis=-1)
+    total_z = z_loss * jnp.square(log_z)
     if weights is None:
         weights = jnp.ones(targets.shape, jnp.float32)
     weights = weights.astype(jnp.float32)
@@ -76,5 +82,12 @@ def weighted_token_losses(logits: jax.Array, targets: jax.Array, weights: Option
 
 def token_log_likelihoods(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """log p(target) per position: [batch, length] float32."""
-    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    return jnp.take_along_axis(log_probs, targets[..., None].astype(jnp.int32), axis=-1)[..., 0]
+    logits = logits.astype(jnp.float32)
+    return _target_logit(logits, targets) - jax.nn.logsumexp(logits, axis=-1)
+
+
+def _target_logit(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """logits[..., target]: a comparison with an iota that XLA fuses into one reduction (its
+    gradient stays elementwise, where a gather's would be a scatter)."""
+    is_target = targets[..., None].astype(jnp.int32) == jnp.arange(logits.shape[-1], dtype=jnp.int32)
+    return jnp.sum(jnp.where(is_target, logits, 0.0), axis=-1)

@@ -6,15 +6,16 @@ As t5x's `models.EncoderDecoderModel`: the trainer calls `loss_fn`, the evaluato
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import seqio
 
 from flan_jax.models import decoding, losses
 from flan_jax.models.t5 import Transformer
+
+if TYPE_CHECKING:
+    import seqio
 
 Batch = Mapping[str, jax.Array]
 PyTree = Any
@@ -22,6 +23,20 @@ PyTree = Any
 _REQUIRED_KEYS = ("encoder_input_tokens", "decoder_input_tokens", "decoder_target_tokens")
 _OPTIONAL_KEYS = ("encoder_segment_ids", "decoder_segment_ids", "encoder_positions", "decoder_positions")
 PREDICT_METHODS = ("greedy", "beam_search", "sample")
+
+
+class _EncDecFeatureConverter:
+    """`seqio.EncDecFeatureConverter`, imported on first access.
+
+    seqio imports TensorFlow, which the network, the loss, the train step and decoding never
+    need: importing it lazily lets machines without TensorFlow (a GPU box running the
+    benchmarks) use this module.
+    """
+
+    def __get__(self, instance, owner) -> type:
+        import seqio
+
+        return seqio.EncDecFeatureConverter
 
 
 def _is_remote(vocabulary: seqio.Vocabulary) -> bool:
@@ -33,7 +48,7 @@ def _is_remote(vocabulary: seqio.Vocabulary) -> bool:
 class EncoderDecoderModel:
     """Loss, scoring and decoding for a T5 `Transformer` (t5x's EncoderDecoderModel)."""
 
-    FEATURE_CONVERTER_CLS = seqio.EncDecFeatureConverter
+    FEATURE_CONVERTER_CLS = _EncDecFeatureConverter()
 
     def __init__(self, module: Transformer, input_vocabulary: seqio.Vocabulary, output_vocabulary: seqio.Vocabulary,
                  z_loss: float = 1e-4, label_smoothing: float = 0.0, loss_normalizing_factor: Optional[float] = None):
@@ -131,10 +146,12 @@ class EncoderDecoderModel:
 
         return tokens_to_logits
 
-    def _initial_cache(self, params: PyTree, encoded: jax.Array, encoder_tokens: jax.Array, decode_length: int) -> PyTree:
-        """Empty self-attention caches of `decode_length` and the projected encoder keys/values."""
+    def _initial_cache(self, params: PyTree, encoded: jax.Array, encoder_tokens: jax.Array, decode_length: int,
+                       beams: int = 1) -> PyTree:
+        """Empty self-attention caches of `decode_length` for `beams` rows per example, and the
+        projected encoder keys/values, once per example."""
         _, variables = self.module.apply(
-            {"params": params}, encoded, encoder_tokens, jnp.zeros((encoded.shape[0], 1), jnp.int32),
+            {"params": params}, encoded, encoder_tokens, jnp.zeros((encoded.shape[0] * beams, 1), jnp.int32),
             enable_dropout=False, decode=True, max_decode_length=decode_length, method=Transformer.decode,
             mutable=["cache"],
         )
@@ -163,9 +180,9 @@ class EncoderDecoderModel:
             {"params": params}, encoder_tokens, enable_dropout=False, method=Transformer.encode,
         )
         if method == "beam_search":
-            encoded = jnp.repeat(encoded, num_beams, axis=0)
-            encoder_tokens = jnp.repeat(encoder_tokens, num_beams, axis=0)
-            cache = self._initial_cache(params, encoded, encoder_tokens, decode_length)
+            # The encoder output stays one row per example: the cross-attention cache is shared
+            # by the beams, so reordering beams copies only the self-attention caches.
+            cache = self._initial_cache(params, encoded, encoder_tokens, decode_length, beams=num_beams)
             seqs, _ = decoding.beam_search(
                 self._decode_step_fn(params, encoded, encoder_tokens), cache, batch_size=batch_size,
                 beam_size=num_beams, max_decode_length=decode_length, eos_id=eos_id, alpha=alpha,

@@ -216,6 +216,11 @@ class MultiHeadAttention(nn.Module):
             if decode:
                 key, value, mask = self._update_cache(key, value, mask, max_decode_length)
 
+        # Beam search keeps one copy of the encoder keys/values per example, shared by its
+        # beams: the beams' single queries then become that example's query positions.
+        beams = query.shape[0] // key.shape[0]
+        if beams > 1:
+            query = query.reshape((key.shape[0], beams * query.shape[1]) + query.shape[2:])
         logits = jnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=jnp.float32)
         if bias is not None:
             logits = logits + bias.astype(jnp.float32)
@@ -225,6 +230,8 @@ class MultiHeadAttention(nn.Module):
         if not deterministic and self.dropout_rate > 0:
             weights = nn.Dropout(self.dropout_rate)(weights, deterministic=False)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights, value)
+        if beams > 1:
+            out = out.reshape((inputs_q.shape[0], inputs_q.shape[1]) + out.shape[2:])
         out = nn.DenseGeneral(
             features=inputs_q.shape[-1], axis=(-2, -1), use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
             kernel_init=_partitioned(_attention_init, ("heads", "kv", "embed")), name="out",
@@ -432,14 +439,17 @@ class Transformer(nn.Module):
         (no cache yet, `mutable=["cache"]`) creates it: self-attention caches of
         `max_decode_length` positions (default: the input's length) and the encoder keys/values
         of the cross-attention, projected once; it does not advance the cache. Later calls pass
-        one token each (the self-attention mask is then the cache's causal range).
+        one token each (the self-attention mask is then the cache's causal range). For beam
+        search `decoder_input_tokens` may hold beams * batch rows (beam j of example b at row
+        b * beams + j) while `encoded` and `encoder_input_tokens` keep one row per example: the
+        cross-attention cache then holds each example's keys/values once, shared by its beams.
         """
         del decoder_positions
         encoder_valid = encoder_input_tokens > 0
         if decode:
-            query_valid = jnp.ones(decoder_input_tokens.shape, bool)
+            # [batch, 1, 1, input_len]: the cross-attention mask of any (beam of a) query row.
             self_mask = None
-            cross_mask = attention_mask(query_valid, encoder_valid)
+            cross_mask = encoder_valid[:, None, None, :]
         else:
             if decoder_target_tokens is None:
                 decoder_target_tokens = decoder_input_tokens

@@ -1,4 +1,4 @@
-"""Train state, the pure train / eval steps, and the training loop.
+"""The training loop around the pure steps of `flan_jax.train.steps`.
 
 The loop, in order: check MODEL_DIR and the task -> mesh and shardings (eval_shape -> specs ->
 jitted init) -> restore (resume, or INITIAL_CHECKPOINT_PATH) -> one jitted, donating train step
@@ -14,8 +14,6 @@ import os
 import time
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
-import flax
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,36 +23,29 @@ from clu import metric_writers
 from etils import epath
 
 from flan_jax.data import pipeline
-from flan_jax.train import checkpoints, optimizers, partitioning
+from flan_jax.train import checkpoints, optimizers, partitioning, steps
+# The state and the pure steps live in `steps` (importable without seqio); re-exported here
+# because the loop's callers and tests know them as trainer.*.
+from flan_jax.train.steps import (  # noqa: F401
+    StateLayout,
+    TrainState,
+    eval_step,
+    init_state,
+    jit_train_step,
+    state_layout,
+    summarize_metrics,
+    train_step,
+)
 
 PyTree = Any
 Batch = Mapping[str, jax.Array]
 
 
-@flax.struct.dataclass
-class TrainState:
-    """Everything that changes during training; an immutable pytree.
-
-    Attributes:
-      step: number of updates applied so far (int32 scalar).
-      params: plain (unboxed) parameter arrays.
-      opt_state: the optax optimizer state.
-    """
-
-    step: jax.Array
-    params: PyTree
-    opt_state: optax.OptState
-
-
-class Model(Protocol):
-    """What the trainer needs from `flan_jax.models.model.EncoderDecoderModel`."""
+class Model(steps.StepModel, Protocol):
+    """What the loop needs from `flan_jax.models.model.EncoderDecoderModel`: the step's needs
+    plus the feature converter that shapes its batches."""
 
     FEATURE_CONVERTER_CLS: type[seqio.FeatureConverter]
-    loss_normalizing_factor: float | None  # None: the loss is averaged over the batch's tokens
-
-    def get_initial_variables(self, rng: jax.Array, input_shapes: Mapping[str, tuple], input_types=None) -> PyTree: ...
-
-    def loss_fn(self, params: PyTree, batch: Batch, dropout_rng: jax.Array | None) -> tuple[jax.Array, Mapping[str, jax.Array]]: ...
 
 
 class BatchesFn(Protocol):
@@ -67,62 +58,6 @@ class BatchesFn(Protocol):
 
 class TrainingDivergedError(FloatingPointError):
     """The loss, gradients or parameters became non-finite."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure steps.
-
-
-def train_step(
-    state: TrainState,
-    batch: Batch,
-    dropout_base_rng: jax.Array,
-    *,
-    loss_fn: optimizers.LossFn,
-    optimizer: optax.GradientTransformation,
-    learning_rate_schedule: optimizers.LearningRateSchedule,
-    num_microbatches: int = 1,
-    loss_normalizing_factor: float | None = None,
-) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One update. The dropout key is fold_in(base, step), so a resumed run draws the same keys.
-
-    Returns:
-      (new state, metrics): the model's raw sums (cross_entropy_sum, z_loss_sum,
-      correct_tokens, weight_sum), its loss, the learning rate used, and the global norms of the
-      gradients and the new parameters (their finiteness is checked on the host).
-    """
-    dropout_rng = jax.random.fold_in(dropout_base_rng, state.step)
-    loss, grads, aux = optimizers.accumulate_gradients(
-        loss_fn, state.params, batch, dropout_rng, num_microbatches, loss_normalizing_factor
-    )
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics = {
-        "loss": loss,
-        **aux,
-        "learning_rate": learning_rate_schedule(state.step),
-        "grad_norm": optax.global_norm(grads),
-        "param_norm": optax.global_norm(params),
-    }
-    return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
-
-
-def eval_step(params: PyTree, batch: Batch, *, loss_fn: optimizers.LossFn) -> dict[str, jax.Array]:
-    """Loss and raw sums of one batch without dropout."""
-    loss, aux = loss_fn(params, batch, None)
-    return {"loss": loss, **aux}
-
-
-def summarize_metrics(sums: Mapping[str, float]) -> dict[str, float]:
-    """Raw sums (over steps, micro-batches and hosts) -> per-token averages."""
-    tokens = max(float(sums["weight_sum"]), 1.0)
-    summary = {
-        "cross_entropy": float(sums["cross_entropy_sum"]) / tokens,
-        "z_loss": float(sums["z_loss_sum"]) / tokens,
-        "accuracy": float(sums["correct_tokens"]) / tokens,
-    }
-    summary["loss_per_token"] = summary["cross_entropy"] + summary["z_loss"]
-    return summary
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,54 +132,11 @@ def _warn_truncation(config: pipeline.DatasetConfig, max_examples: int) -> dict[
     return counts
 
 
-@dataclasses.dataclass(frozen=True)
-class StateLayout:
-    """Abstract state, its shardings and the parameters' logical and mesh specs."""
-
-    abstract_state: TrainState
-    shardings: TrainState
-    logical_specs: PyTree
-    mesh_specs: PyTree
-
-
 def model_input_shapes(model: Model, task_feature_lengths: Mapping[str, int], pack: bool) -> dict[str, tuple[int, int]]:
     """Shapes of the model features for initialisation (batch 1: parameters do not depend on it)."""
     converter = model.FEATURE_CONVERTER_CLS(pack=pack)
     lengths = converter.get_model_feature_lengths(dict(task_feature_lengths))
     return {name: (1, length) for name, length in lengths.items()}
-
-
-def state_layout(
-    model: Model,
-    optimizer: optax.GradientTransformation,
-    partitioner: partitioning.Partitioner,
-    input_shapes: Mapping[str, tuple[int, int]],
-) -> StateLayout:
-    """Shapes first (eval_shape), then shardings from the logical axis rules."""
-    abstract_boxed = jax.eval_shape(lambda rng: model.get_initial_variables(rng, input_shapes)["params"], jax.random.PRNGKey(0))
-    logical, param_specs = partitioner.param_specs(abstract_boxed)
-    abstract_params = nn.meta.unbox(abstract_boxed)
-    abstract_opt = jax.eval_shape(optimizer.init, abstract_params)
-    opt_specs = partitioning.optimizer_state_specs(abstract_opt, abstract_params, param_specs)
-    abstract_state = TrainState(step=jax.ShapeDtypeStruct((), jnp.int32), params=abstract_params, opt_state=abstract_opt)
-    specs = TrainState(step=jax.sharding.PartitionSpec(), params=param_specs, opt_state=opt_specs)
-    return StateLayout(abstract_state, partitioner.to_shardings(specs), logical, param_specs)
-
-
-def init_state(
-    model: Model,
-    optimizer: optax.GradientTransformation,
-    layout: StateLayout,
-    input_shapes: Mapping[str, tuple[int, int]],
-    rng: jax.Array,
-) -> TrainState:
-    """A fresh state, created already sharded (jitted init with out_shardings)."""
-
-    def init(rng):
-        params = nn.meta.unbox(model.get_initial_variables(rng, input_shapes)["params"])
-        return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params))
-
-    return jax.jit(init, out_shardings=layout.shardings)(rng)
 
 
 def restore_or_init_state(
@@ -273,28 +165,6 @@ def restore_or_init_state(
         opt_state = jax.jit(optimizer.init, out_shardings=layout.shardings.opt_state)(params)
         state = state.replace(params=params, opt_state=opt_state)
     return state
-
-
-def jit_train_step(
-    model: Model,
-    optimizer: optax.GradientTransformation,
-    learning_rate_schedule: optimizers.LearningRateSchedule,
-    layout: StateLayout,
-    partitioner: partitioning.Partitioner,
-    num_microbatches: int = 1,
-) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, dict[str, jax.Array]]]:
-    """`train_step` bound to its collaborators, jitted once with shardings; the state is donated."""
-    replicated = partitioner.replicated()
-    return jax.jit(
-        functools.partial(
-            train_step, loss_fn=model.loss_fn, optimizer=optimizer,
-            learning_rate_schedule=learning_rate_schedule, num_microbatches=num_microbatches,
-            loss_normalizing_factor=model.loss_normalizing_factor,
-        ),
-        in_shardings=(layout.shardings, partitioner.batch_sharding(), replicated),
-        out_shardings=(layout.shardings, replicated),
-        donate_argnums=(0,),
-    )
 
 
 def _items(state: TrainState) -> dict[str, PyTree]:

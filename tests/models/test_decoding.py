@@ -1,4 +1,5 @@
-"""Decoding: the cached loop against uncached argmax, beam 1 and cold sampling against greedy, EOS."""
+"""Decoding: the cached loop against uncached argmax, beam 1 and cold sampling against greedy,
+beam scores against uncached likelihoods (shared cross-attention cache), EOS."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -79,6 +80,42 @@ def test_beam_search_scores_at_least_greedy(setup):
         return np.asarray(m.score_batch(params, b))
 
     assert np.all(loglik(beams) >= loglik(greedy) - 1e-4)
+
+
+def _log_likelihood(m, params, encoder_tokens, tokens):
+    """Uncached summed log-likelihood of `tokens` up to and including EOS, and that length."""
+    rows, length = tokens.shape
+    dec_in = np.concatenate([np.zeros((rows, 1), np.int32), tokens[:, :-1]], 1)
+    ends = np.where((tokens == EOS).any(1), (tokens == EOS).argmax(1) + 1, length)
+    weights = (np.arange(length)[None] < ends[:, None]).astype(np.float32)
+    b = {"encoder_input_tokens": encoder_tokens, "decoder_input_tokens": dec_in,
+         "decoder_target_tokens": np.where(weights > 0, tokens, 0), "decoder_loss_weights": weights}
+    return np.asarray(m.score_batch(params, b)), ends
+
+
+def test_beam_search_shares_cross_attention_cache_and_scores_true_likelihood(setup):
+    """Beams share one copy of each example's encoder keys/values (only the self-attention
+    caches have a row per beam), and every returned beam's score is its uncached
+    log-likelihood over the length penalty: a beam reordered without its cache would not be."""
+    m, params, batch, predict, _ = setup
+    beams, alpha = 3, 0.6
+    encoder_tokens = batch["encoder_input_tokens"]
+    encoded = m.module.apply({"params": params}, encoder_tokens, enable_dropout=False, method=t5.Transformer.encode)
+    cache = m._initial_cache(params, encoded, encoder_tokens, DECODE_LEN, beams=beams)
+    rows = {"/".join(str(getattr(k, "key", k)) for k in path): leaf.shape[0]
+            for path, leaf in jax.tree_util.tree_flatten_with_path(cache)[0] if leaf.ndim > 1}
+    cross = {k: v for k, v in rows.items() if "encoder_decoder_attention" in k}
+    assert cross and set(cross.values()) == {3}, rows  # one row per example
+    assert {v for k, v in rows.items() if k not in cross} == {3 * beams}, rows
+
+    seqs, scores = jax.jit(lambda cache: decoding.beam_search(
+        m._decode_step_fn(params, encoded, encoder_tokens), cache, batch_size=3, beam_size=beams,
+        max_decode_length=DECODE_LEN, eos_id=EOS, alpha=alpha))(cache)
+    seqs, scores = np.asarray(seqs), np.asarray(scores)
+    np.testing.assert_array_equal(np.asarray(predict(params, batch, method="beam_search", num_beams=beams, alpha=alpha)), seqs[:, 0])
+    for j in range(beams):
+        loglik, length = _log_likelihood(m, params, encoder_tokens, seqs[:, j])
+        np.testing.assert_allclose(scores[:, j], loglik / np.asarray(decoding.length_penalty(length, alpha)), rtol=1e-4, atol=1e-4)
 
 
 def _scripted_step(script: np.ndarray, rows_per_example: int):

@@ -1,0 +1,116 @@
+"""Every accelerator figure of benchmarks/RESULTS.md in one call: train steps and decoding,
+ours vs Hugging Face on the same device, printed as a Markdown table at the end.
+
+Each side of each configuration runs in its own process (`train_throughput.py --side ours` /
+`--side peer`), so JAX's and PyTorch's allocators never share the device memory, and a failure
+(say, out of memory) costs one row, not the run.
+
+    python benchmarks/gpu_suite.py                 # train and decode rows
+    python benchmarks/gpu_suite.py --part train --out $OUT/table.md
+"""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+# (model, dtype, batch, input_len, target_len): batches that keep an H100 busy without running
+# the float32 peer (eager PyTorch keeps every attention matrix) out of memory.
+TRAIN_CONFIGS = (
+    ("small", "float32", 64, 512, 128),
+    ("small", "bfloat16", 64, 512, 128),
+    ("base", "float32", 32, 512, 128),
+    ("base", "bfloat16", 32, 512, 128),
+)
+# (size, batch, input_length, new_tokens): greedy decoding.
+DECODE_CONFIGS = (("small", 64, 512, 128),)
+
+
+def _run(command: list[str], timeout: int) -> tuple[dict | None, str]:
+    """The RESULT json of a benchmark process and its output tail (for the log)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        output = done.stdout + done.stderr
+    except subprocess.TimeoutExpired as error:
+        output = f"timed out after {timeout} s\n{error.stdout or ''}"
+    print(f"$ {' '.join(command)}  ({time.perf_counter() - start:.0f} s)", flush=True)
+    shown = ("T5 ", "flan-jax", "HF ", "ratio", "                ")
+    print("\n".join(line for line in output.splitlines() if line.startswith(shown)), flush=True)
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        print("\n".join(output.splitlines()[-15:]), flush=True)
+        return None, output
+    return json.loads(lines[-1][len("RESULT "):]), output
+
+
+def train_rows(models: list[str], steps: int, warmup: int, timeout: int) -> list[str]:
+    rows = []
+    for model, dtype, batch, input_len, target_len in TRAIN_CONFIGS:
+        if model not in models:
+            continue
+        base = [sys.executable, str(HERE / "train_throughput.py"), "--model", model, "--dtype", dtype, "--batch", str(batch),
+                "--input_len", str(input_len), "--target_len", str(target_len), "--steps", str(steps), "--warmup", str(warmup)]
+        ours, _ = _run(base + ["--side", "ours"], timeout)
+        peer, _ = _run(base + ["--side", "peer"], timeout)
+        cell = lambda result, key, fmt: format(result[key], fmt) if result else "failed"  # noqa: E731
+        ratio = f"{peer['peer_ms'] / ours['ours_ms']:.2f}x" if ours and peer else "-"
+        tflops = f"{ours['gflop_per_step'] / ours['ours_ms']:.1f}" if ours else "-"
+        rows.append(
+            f"| train {model} | {dtype} | {batch} x {input_len}/{target_len} | {cell(ours, 'ours_tokens_per_s', ',.0f')} "
+            f"| {cell(peer, 'peer_tokens_per_s', ',.0f')} | {ratio} | {tflops} |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def decode_rows(repeats: int, timeout: int) -> list[str]:
+    rows = []
+    for size, batch, input_length, new_tokens in DECODE_CONFIGS:
+        result, _ = _run([sys.executable, str(HERE / "decode_throughput.py"), "--size", size, "--batch", str(batch),
+                          "--input_length", str(input_length), "--new_tokens", str(new_tokens),
+                          "--repeats", str(repeats)], timeout)
+        if result:
+            rows.append(
+                f"| greedy decode {size} | float32 | {batch} x {input_length} -> {new_tokens} | {result['ours']:,.0f} "
+                f"| {result['theirs']:,.0f} | {result['ours'] / result['theirs']:.2f}x | - |"
+            )
+        else:
+            rows.append(f"| greedy decode {size} | float32 | {batch} x {input_length} -> {new_tokens} | failed | failed | - | - |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=["all", "train", "decode"], default="all")
+    parser.add_argument("--models", default="small,base", help="comma-separated train models to run")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--timeout", type=int, default=240, help="seconds per benchmark process")
+    parser.add_argument("--out", help="also write the table to this file")
+    args = parser.parse_args(argv)
+    rows = []
+    if args.part in ("all", "train"):
+        rows += train_rows(args.models.split(","), args.steps, args.warmup, args.timeout)
+    if args.part in ("all", "decode"):
+        rows += decode_rows(args.repeats, args.timeout)
+    table = "\n".join([
+        "| what | dtype | batch x lengths | flan-jax tokens/s | HF (PyTorch eager) tokens/s | ratio | flan-jax TFLOP/s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        *rows,
+    ])
+    print("\n" + table)
+    if args.out:
+        pathlib.Path(args.out).write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
