@@ -155,20 +155,26 @@ def read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
     """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    end = object()
+
+    def offer(entry: tuple[Any, BaseException | None]) -> bool:
+        """Puts `entry` once there is room; False when the consumer has gone."""
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer((item, None)):
                     return
+            offer((end, None))
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
-            slots.put((None, error))
+            offer((None, error))
 
     threading.Thread(target=produce, name="read_ahead", daemon=True).start()
     try:
@@ -176,6 +182,8 @@ def read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
             item, error = slots.get()
             if error is not None:
                 raise error
+            if item is end:
+                return
             yield item
     finally:
         stop.set()
