@@ -294,23 +294,34 @@ class GatedGeluMlp(nn.Module):
         return nn.with_logical_constraint(out, ("batch", "length", "embed"))
 
 
+def _residual(x: Array, norm_name: str, sublayer, config: T5Config, dropout: nn.Dropout, deterministic: bool) -> Array:
+    """T5's pre-norm residual block, x + dropout(sublayer(rms_norm(x))).
+
+    Called inside a layer's compact `__call__`, so the norm becomes that layer's submodule
+    `norm_name` (the t5x / checkpoint-conversion name).
+    """
+    y = sublayer(RMSNorm(config.layer_norm_epsilon, name=norm_name)(x))
+    return x + dropout(y, deterministic=deterministic)
+
+
+def _mlp_residual(x: Array, config: T5Config, dropout: nn.Dropout, deterministic: bool) -> Array:
+    """The feed-forward block that ends every encoder and decoder layer."""
+    mlp = GatedGeluMlp(config.mlp_dim, config.dropout_rate, config.activation_dtype, name="mlp")
+    x = _residual(x, "pre_mlp_layer_norm", lambda y: mlp(y, deterministic=deterministic), config, dropout, deterministic)
+    return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+
+
 class EncoderLayer(nn.Module):
     config: T5Config
 
     @nn.compact
     def __call__(self, x: Array, mask: Array, bias: Array, *, deterministic: bool) -> Array:
         cfg = self.config
-        dtype = cfg.activation_dtype
         dropout = nn.Dropout(cfg.dropout_rate)
-        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_attention_layer_norm")(x)
-        y = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="attention")(
-            y, y, mask, bias, deterministic=deterministic
-        )
-        x = x + dropout(y, deterministic=deterministic)
-        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_mlp_layer_norm")(x)
-        y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic=deterministic)
-        x = x + dropout(y, deterministic=deterministic)
-        return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+        attention = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, cfg.activation_dtype, name="attention")
+        x = _residual(x, "pre_attention_layer_norm", lambda y: attention(y, y, mask, bias, deterministic=deterministic),
+                      cfg, dropout, deterministic)
+        return _mlp_residual(x, cfg, dropout, deterministic)
 
 
 class DecoderLayer(nn.Module):
@@ -322,20 +333,17 @@ class DecoderLayer(nn.Module):
         cfg = self.config
         dtype = cfg.activation_dtype
         dropout = nn.Dropout(cfg.dropout_rate)
-        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_self_attention_layer_norm")(x)
-        y = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="self_attention")(
-            y, y, self_mask, bias, deterministic=deterministic, decode=decode, max_decode_length=max_decode_length
-        )
-        x = x + dropout(y, deterministic=deterministic)
-        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_cross_attention_layer_norm")(x)
-        y = MultiHeadAttention(
+        self_attention = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="self_attention")
+        cross_attention = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, is_cross_attention=True, name="encoder_decoder_attention"
-        )(y, encoded, cross_mask, None, deterministic=deterministic, decode=decode)
-        x = x + dropout(y, deterministic=deterministic)
-        y = RMSNorm(cfg.layer_norm_epsilon, name="pre_mlp_layer_norm")(x)
-        y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic=deterministic)
-        x = x + dropout(y, deterministic=deterministic)
-        return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+        )
+        x = _residual(x, "pre_self_attention_layer_norm", lambda y: self_attention(
+            y, y, self_mask, bias, deterministic=deterministic, decode=decode, max_decode_length=max_decode_length
+        ), cfg, dropout, deterministic)
+        x = _residual(x, "pre_cross_attention_layer_norm", lambda y: cross_attention(
+            y, encoded, cross_mask, None, deterministic=deterministic, decode=decode
+        ), cfg, dropout, deterministic)
+        return _mlp_residual(x, cfg, dropout, deterministic)
 
 
 class Encoder(nn.Module):
