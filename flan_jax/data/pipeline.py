@@ -18,6 +18,8 @@ Two ways to build the training stream, chosen by `DatasetConfig.sampler`:
   interleaves them with `sample_from_datasets`: minutes to the first batch and GiBs of buffers.
   Here a task costs nothing until drawn. Resuming replays the draws and the packing (reading the
   examples again but building no batches), which makes the stream a function of the step.
+  Two kinds of threads change timing only: workers open the tf.data tasks the queued draws will
+  need next (`TaskSampler`), and a producer keeps a few batches ready (`read_ahead`).
 * "seqio": `seqio.get_dataset` as t5x does it; used for any other feature converter.
 """
 import collections
