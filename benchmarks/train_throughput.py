@@ -29,8 +29,8 @@ import time
 import types
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-# Our side's default on CPU: the host devices `launch/local_cpu.sh` (and tests) give training.
-# One XLA CPU device runs its program on one thread, so one device leaves cores idle.
+# Host devices when XLA_FLAGS does not say: launch/local_cpu.sh's default, so the benchmark
+# measures what a user's CPU run gets (set XLA_FLAGS or --devices to compare others).
 CPU_DEVICES = 8
 
 
@@ -45,8 +45,12 @@ def parse_flags(argv):
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side (compilation, allocator warm-up)")
     parser.add_argument(
         "--devices", type=int, default=None,
-        help=f"devices for our step (data parallel); default: all accelerators, or on CPU {CPU_DEVICES} host "
-        "devices (as launch/local_cpu.sh) or the largest divisor of --batch below that",
+        help=f"devices for our step; default: all devices (on CPU the host devices of XLA_FLAGS, else {CPU_DEVICES} "
+        "as launch/local_cpu.sh) or the largest divisor of --batch below that",
+    )
+    parser.add_argument(
+        "--partitioning", choices=["data_parallel", "fsdp"], default="data_parallel",
+        help="gin/partitioning/<name>.gin's rules: fsdp also shards parameters and optimizer state over the devices",
     )
     parser.add_argument(
         "--matmul_precision", choices=["default", "highest"], default="default",
@@ -101,7 +105,10 @@ def our_step(dims: dict, batch, flags):
     # The model reads only the vocabularies' size and EOS id; seqio's would import TensorFlow.
     vocabulary = types.SimpleNamespace(vocab_size=config.vocab_size, eos_id=1)
     model = models_lib.EncoderDecoderModel(t5.Transformer(config=config), vocabulary, vocabulary)
-    partitioner = partitioning.Partitioner(num_partitions=1, devices=jax.devices()[: flags.devices])
+    partitioner = partitioning.Partitioner(
+        num_partitions=1, devices=jax.devices()[: flags.devices],
+        logical_axis_rules=partitioning.standard_logical_axis_rules(fsdp=flags.partitioning == "fsdp"),
+    )
     schedule = optimizers.constant_schedule(1e-3)
     optimizer = optimizers.adafactor(schedule)
     shapes = {k: (1, v.shape[1]) for k, v in batch.items()}
@@ -187,11 +194,11 @@ def time_alternately(runs: dict, steps: int, warmup: int) -> dict[str, list[floa
 
 
 def default_devices(batch: int) -> int:
+    """All devices (on CPU: as many host devices as XLA_FLAGS makes, like launch/local_cpu.sh),
+    or the largest count below that which divides the batch."""
     import jax
 
-    if jax.default_backend() != "cpu":
-        return jax.device_count()
-    return max(d for d in range(1, CPU_DEVICES + 1) if batch % d == 0)
+    return max(d for d in range(1, jax.device_count() + 1) if batch % d == 0)
 
 
 def main(argv=None) -> int:
@@ -225,9 +232,11 @@ def main(argv=None) -> int:
     times = time_alternately(runs, flags.steps, flags.warmup)
     seconds = {name: statistics.median(values) for name, values in times.items()}
     if "ours" in seconds:
-        result.update(ours_tokens_per_s=tokens / seconds["ours"], ours_ms=seconds["ours"] * 1e3, devices=flags.devices)
+        result.update(ours_tokens_per_s=tokens / seconds["ours"], ours_ms=seconds["ours"] * 1e3, devices=flags.devices,
+                      partitioning=flags.partitioning)
         print(
-            f"flan-jax  (jax.jit, {flags.devices} {jax.default_backend()} device(s)): {result['ours_tokens_per_s']:10.0f} tokens/s"
+            f"flan-jax  (jax.jit, {flags.devices} {jax.default_backend()} device(s), {flags.partitioning}): "
+            f"{result['ours_tokens_per_s']:10.0f} tokens/s"
             f"  {result['ours_ms']:8.1f} ms/step  {gflop / seconds['ours']:7.1f} GFLOP/s"
         )
     if "peer" in seconds:

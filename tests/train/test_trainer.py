@@ -219,3 +219,24 @@ def test_evaluate_loss_sums_over_batches(clean_registries, model):
     assert 0.0 <= summary["accuracy"] < 0.1
     # 64 validation examples at batch 16: asking for more batches than exist is fine.
     assert trainer.evaluate_loss(model, params, config, partitioner, num_batches=10)["cross_entropy"] > 0
+
+
+def test_train_step_and_model_import_without_seqio():
+    """The step, the network, the loss and decoding import with seqio and TensorFlow missing
+    (as on accelerator machines that run benchmarks/): only the data side needs them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['seqio'] = None; sys.modules['tensorflow'] = None; sys.modules['clu'] = None\n"
+        "from flan_jax.train import steps\n"
+        "from flan_jax.models import model\n"
+        "assert 'seqio' not in sys.modules or sys.modules['seqio'] is None\n"
+        "try:\n"
+        "    model.EncoderDecoderModel.FEATURE_CONVERTER_CLS\n"
+        "except ImportError:\n"
+        "    print('lazy')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "lazy"  # the feature converter is the one thing that needs seqio
