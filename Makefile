@@ -3,7 +3,6 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
-export XLA_FLAGS ?= --xla_force_host_platform_device_count=8
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test bench install
@@ -11,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(STAMP): setup.py
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[test,hf]"
+	$(VENV)/bin/pip install -q -e ".[test,hf,beam]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -35,7 +35,9 @@ setuptools.setup(
         # The reference implementation for parity tests and peer benchmarks. torch is pinned to
         # the CPU build: an unpinned torch pulls a multi-GB CUDA build.
         "hf": ["torch==2.13.0", "transformers>=4.40", "datasets>=2.18"],
-        "beam": ["apache-beam[tfrecord]>=2.50", "google-crc32c"],
+        # apache-beam needs protobuf < 7, and sentencepiece >= 0.2.2 ships code generated for
+        # protobuf 7 (it refuses an older runtime), so with Beam the older sentencepiece.
+        "beam": ["apache-beam[tfrecord]>=2.50", "google-crc32c", "sentencepiece>=0.2,<0.2.2"],
     },
     entry_points={"console_scripts": ["flan-jax=flan_jax.cli:main"]},
 )
