@@ -24,18 +24,6 @@ from etils import epath
 
 from flan_jax.data import pipeline
 from flan_jax.train import checkpoints, optimizers, partitioning, steps
-# The state and the pure steps live in `steps` (importable without seqio); re-exported here
-# because the loop's callers and tests know them as trainer.*.
-from flan_jax.train.steps import (  # noqa: F401
-    StateLayout,
-    TrainState,
-    eval_step,
-    init_state,
-    jit_train_step,
-    state_layout,
-    summarize_metrics,
-    train_step,
-)
 
 PyTree = Any
 Batch = Mapping[str, jax.Array]
@@ -142,12 +130,12 @@ def model_input_shapes(model: Model, task_feature_lengths: Mapping[str, int], pa
 def restore_or_init_state(
     model: Model,
     optimizer: optax.GradientTransformation,
-    layout: StateLayout,
+    layout: steps.StateLayout,
     input_shapes: Mapping[str, tuple[int, int]],
     rng: jax.Array,
     manager: checkpoints.CheckpointManager,
     initial_checkpoint_path: str | None = None,
-) -> TrainState:
+) -> steps.TrainState:
     """Resume from MODEL_DIR's latest checkpoint, else start from INITIAL_CHECKPOINT_PATH's
     parameters (step 0, fresh optimizer), else from a random initialisation."""
     latest = manager.latest_step()
@@ -158,8 +146,8 @@ def restore_or_init_state(
         logging.info("Resuming from the checkpoint at step %d in %s", latest, manager.directory)
         items = manager.restore(latest, {checkpoints.PARAMS_ITEM: abstract.params, checkpoints.OPT_STATE_ITEM: abstract.opt_state})
         step = jax.device_put(jnp.asarray(latest, jnp.int32), layout.shardings.step)
-        return TrainState(step=step, params=items[checkpoints.PARAMS_ITEM], opt_state=items[checkpoints.OPT_STATE_ITEM])
-    state = init_state(model, optimizer, layout, input_shapes, rng)
+        return steps.TrainState(step=step, params=items[checkpoints.PARAMS_ITEM], opt_state=items[checkpoints.OPT_STATE_ITEM])
+    state = steps.init_state(model, optimizer, layout, input_shapes, rng)
     if initial_checkpoint_path:
         params = checkpoints.restore_params(initial_checkpoint_path, abstract.params)
         opt_state = jax.jit(optimizer.init, out_shardings=layout.shardings.opt_state)(params)
@@ -167,7 +155,7 @@ def restore_or_init_state(
     return state
 
 
-def _items(state: TrainState) -> dict[str, PyTree]:
+def _items(state: steps.TrainState) -> dict[str, PyTree]:
     return {checkpoints.PARAMS_ITEM: state.params, checkpoints.OPT_STATE_ITEM: state.opt_state}
 
 
@@ -205,7 +193,7 @@ class TrainResult:
       history: (step, metrics) of every metrics write, in order.
     """
 
-    state: TrainState
+    state: steps.TrainState
     first_metrics: dict[str, float]
     last_metrics: dict[str, float]
     start_step: int
@@ -274,7 +262,7 @@ def train(
         _warn_truncation(train_dataset, truncation_check_examples)
 
     input_shapes = model_input_shapes(model, train_dataset.task_feature_lengths, train_dataset.pack)
-    layout = state_layout(model, optimizer, partitioner, input_shapes)
+    layout = steps.state_layout(model, optimizer, partitioner, input_shapes)
     init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
     manager = checkpoints.CheckpointManager(checkpoints.checkpoint_directory(model_path), checkpoint_config)
     state = restore_or_init_state(model, optimizer, layout, input_shapes, init_rng, manager, initial_checkpoint_path)
@@ -288,7 +276,7 @@ def train(
             (model_path / "config.gin").write_text(operative_config())
     writer = metric_writers.create_default_writer(str(model_path), just_logging=not is_chief, asynchronous=False)
 
-    step_fn = jit_train_step(model, optimizer, learning_rate_schedule, layout, partitioner, num_microbatches)
+    step_fn = steps.jit_train_step(model, optimizer, learning_rate_schedule, layout, partitioner, num_microbatches)
     feature_converter = model.FEATURE_CONVERTER_CLS(pack=train_dataset.pack)
     batches = get_batches(train_dataset, feature_converter, start_step, pipeline.host_shard_info())
 
@@ -305,7 +293,7 @@ def train(
             return
         sums = {k: sum(m[k] for _, m, _ in pulled) for k in pulled[0][1]}
         seconds = max(time.perf_counter() - window_start, 1e-9)
-        scalars = {f"train/{k}": v for k, v in summarize_metrics(sums).items()}
+        scalars = {f"train/{k}": v for k, v in steps.summarize_metrics(sums).items()}
         scalars["train/loss"] = sums["loss"] / len(pulled)
         scalars["train/learning_rate"] = pulled[-1][1]["learning_rate"]
         scalars["train/grad_norm"] = pulled[-1][1]["grad_norm"]
@@ -376,7 +364,7 @@ def evaluate_loss(
     if sums is None:
         logging.warning("No full evaluation batch in %s/%s", config.mixture_or_task_name, config.split)
         return {}
-    summary = summarize_metrics(sums)
+    summary = steps.summarize_metrics(sums)
     if writer is not None:
         writer.write_scalars(step, {f"eval/{k}": v for k, v in summary.items()})
     return summary
@@ -384,7 +372,7 @@ def evaluate_loss(
 
 @functools.lru_cache(maxsize=8)
 def _jitted_eval_step(loss_fn: optimizers.LossFn, partitioner: partitioning.Partitioner):
-    return jax.jit(functools.partial(eval_step, loss_fn=loss_fn), out_shardings=partitioner.replicated())
+    return jax.jit(functools.partial(steps.eval_step, loss_fn=loss_fn), out_shardings=partitioner.replicated())
 
 
 def _progress_bar(start: int, total: int, enabled: bool):

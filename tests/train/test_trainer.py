@@ -9,7 +9,7 @@ import tiny_setup
 
 # Runs against the model engineer's flan_jax.models (skipped only while it is absent).
 pytest.importorskip("flan_jax.models.model")
-from flan_jax.train import checkpoints, optimizers, partitioning, trainer  # noqa: E402
+from flan_jax.train import checkpoints, optimizers, partitioning, steps, trainer  # noqa: E402
 
 MESHES = [(8, 1), (4, 2), (2, 4)]  # (data, model)
 NUM_STEPS = 3
@@ -30,9 +30,9 @@ def _run_steps(model, batches, partitioner, num_microbatches=1):
     schedule = optimizers.constant_schedule(1e-2)
     optimizer = optimizers.adafactor(schedule)
     shapes = trainer.model_input_shapes(model, tiny_setup.LENGTHS, pack=True)
-    layout = trainer.state_layout(model, optimizer, partitioner, shapes)
-    state = trainer.init_state(model, optimizer, layout, shapes, jax.random.PRNGKey(0))
-    step = trainer.jit_train_step(model, optimizer, schedule, layout, partitioner, num_microbatches)
+    layout = steps.state_layout(model, optimizer, partitioner, shapes)
+    state = steps.init_state(model, optimizer, layout, shapes, jax.random.PRNGKey(0))
+    step = steps.jit_train_step(model, optimizer, schedule, layout, partitioner, num_microbatches)
     losses = []
     for batch in batches:
         state, metrics = step(state, partitioner.host_local_to_global(batch), jax.random.PRNGKey(1))
@@ -140,7 +140,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, clea
     assert manager.all_steps() == [2, 3]  # keep-last-2, and nothing written from step 4 on
     shapes = trainer.model_input_shapes(model, tiny_setup.LENGTHS, pack=True)
     partitioner = partitioning.Partitioner(num_partitions=1)
-    layout = trainer.state_layout(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), partitioner, shapes)
+    layout = steps.state_layout(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), partitioner, shapes)
     abstract = checkpoints.abstract_like(layout.abstract_state.params, layout.shardings.params)
     params = checkpoints.restore_params(tmp_path, abstract)
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
@@ -161,7 +161,7 @@ def test_unwritable_model_dir_fails_before_compiling(tmp_path, clean_registries,
     tiny_setup.register()
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    monkeypatch.setattr(trainer, "state_layout", lambda *a, **k: pytest.fail("compiled before checking MODEL_DIR"))
+    monkeypatch.setattr(steps, "state_layout", lambda *a, **k: pytest.fail("compiled before checking MODEL_DIR"))
     with pytest.raises(PermissionError, match="MODEL_DIR .*a_file/run.* is not writable"):
         _train(blocker / "run", 1, model=model)
 
@@ -202,7 +202,7 @@ def test_truncated_examples_are_counted_and_reported(clean_registries, caplog):
 
 
 def test_summaries_divide_raw_sums_by_tokens():
-    summary = trainer.summarize_metrics({"cross_entropy_sum": 30.0, "z_loss_sum": 3.0, "correct_tokens": 5.0, "weight_sum": 10.0})
+    summary = steps.summarize_metrics({"cross_entropy_sum": 30.0, "z_loss_sum": 3.0, "correct_tokens": 5.0, "weight_sum": 10.0})
     assert summary == pytest.approx({"cross_entropy": 3.0, "z_loss": 0.3, "accuracy": 0.5, "loss_per_token": 3.3})
 
 
@@ -210,8 +210,8 @@ def test_evaluate_loss_sums_over_batches(clean_registries, model):
     tiny_setup.register()
     partitioner = partitioning.Partitioner(num_partitions=2)
     shapes = trainer.model_input_shapes(model, tiny_setup.LENGTHS, pack=False)
-    layout = trainer.state_layout(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), partitioner, shapes)
-    params = trainer.init_state(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), layout, shapes, jax.random.PRNGKey(0)).params
+    layout = steps.state_layout(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), partitioner, shapes)
+    params = steps.init_state(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), layout, shapes, jax.random.PRNGKey(0)).params
     config = tiny_setup.dataset_config(split="validation", pack=False, batch_size=16)
     summary = trainer.evaluate_loss(model, params, config, partitioner, num_batches=2)
     # An untrained model over 384 ids: cross-entropy near log(384), accuracy near chance.
