@@ -141,10 +141,7 @@ def register(
         root = sources.resolve_dir(data_dir, sources.COT_ENV, "the Flan CoT data", sources.COT_URL,
                                    "the folder of {dataset}_train.tsv files")
     except sources.DataSourceError as e:
-        if on_missing == "error":
-            raise
-        if on_missing == "warn":
-            logging.warning("CoT collection not registered: %s", e)
+        registry.handle_missing_data(e, on_missing, "CoT collection")
         return []
     absent = [d for d in datasets if not sources.cot_tsv_path(root, d).is_file()]
     if absent:

@@ -23,7 +23,6 @@ conversation_id falls in 1 bucket of 20 (5%), so the split is the same on every 
 """
 import dataclasses
 import json
-import logging
 import os
 import pathlib
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -355,9 +354,7 @@ def register(
             try:
                 directories[d.name] = d.release.directory(given[d.release.env], d.name)
             except sources.DataSourceError as e:
-                if on_missing == "error":
-                    raise
-                logging.warning("Dialog dataset %s not registered: %s", d.name, e)
+                registry.handle_missing_data(e, on_missing, f"Dialog dataset {d.name}")
                 continue
         chosen.append(d.name)
 

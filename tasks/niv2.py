@@ -181,10 +181,7 @@ def register(
     try:
         entries, skipped = task_entries(data_dir, include_unlisted)
     except sources.DataSourceError as e:
-        if on_missing == "error":
-            raise
-        if on_missing == "warn":
-            logging.warning("NIv2 collection not registered: %s", e)
+        registry.handle_missing_data(e, on_missing, "NIv2 collection")
         return []
     logging.info("NIv2: %d task files to register, %d skipped (test split or held-out overlap).",
                  len(entries), len(skipped))

@@ -308,6 +308,20 @@ def register_datasets(
     return registered
 
 
+def handle_missing_data(error: Exception, on_missing: str, what: str) -> None:
+    """A file-based collection's `on_missing` policy for absent data (the caller then skips it).
+
+    Args:
+      error: what is missing (a `sources.DataSourceError` saying what to download and where).
+      on_missing: "error" raises `error`; "warn" logs that `what` is not registered; "skip" says nothing.
+      what: the collection or dataset left out, e.g. "NIv2 collection".
+    """
+    if on_missing == "error":
+        raise error
+    if on_missing == "warn":
+        logging.warning("%s not registered: %s", what, error)
+
+
 def register_if_configured(env: str, what: str, url: str, register: Callable[..., list[str]]) -> list[str]:
     """What a file-based collection registers at import: everything when $`env` names its data.
 

@@ -502,7 +502,7 @@ def evaluate(
       decode: decoding options for `predict_batch`.
       progress: show a progress bar per task.
       placer: the partitioner whose mesh holds `params`. In several JAX processes it is required:
-        each process then encodes and decodes only its share of every task's examples (rows
+        each process then runs the model on only its share of every task's examples (rows
         p, p + count, ...), batches become global arrays over the data axis, and the outputs are
         gathered, so every process returns the same results. One process ignores it.
 
