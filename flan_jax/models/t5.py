@@ -142,6 +142,30 @@ def relative_position_bucket(relative_position, bidirectional: bool = True, num_
     return buckets + jnp.where(is_small, distance, large)
 
 
+@jax.custom_vjp
+def add_shared_bias(logits: Array, bias: Array) -> Array:
+    """logits [batch, ...] + bias [1, ...], broadcast over the batch.
+
+    The gradient of `bias` sums the logits' gradient over the batch. Written as a
+    matrix-vector product with ones instead of the reduction autodiff emits: XLA:CPU runs
+    a reduction over the leading axis of [16, 4, 256, 256] ~40x slower than the product
+    (18 ms vs 0.5 ms), and the relative position bias gradient is such a reduction per layer.
+    """
+    return logits + bias
+
+
+def _add_shared_bias_fwd(logits, bias):
+    return logits + bias, None
+
+
+def _add_shared_bias_bwd(_, grad):
+    ones = jnp.ones((grad.shape[0],), grad.dtype)
+    return grad, jnp.tensordot(ones, grad, axes=1)[None]
+
+
+add_shared_bias.defvjp(_add_shared_bias_fwd, _add_shared_bias_bwd)
+
+
 def attention_mask(query_valid: Array, key_valid: Array, query_segments: Optional[Array] = None,
                    key_segments: Optional[Array] = None, causal: bool = False) -> Array:
     """[batch, 1, q_len, k_len] boolean mask: both tokens real, same segment, (key <= query)."""
@@ -223,7 +247,7 @@ class MultiHeadAttention(nn.Module):
             query = query.reshape((key.shape[0], beams * query.shape[1]) + query.shape[2:])
         logits = jnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=jnp.float32)
         if bias is not None:
-            logits = logits + bias.astype(jnp.float32)
+            logits = add_shared_bias(logits, bias.astype(jnp.float32))
         if mask is not None:
             logits = jnp.where(mask, logits, _MASK_VALUE)
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
