@@ -26,6 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import seqio
 import tensorflow as tf
+from tensorflow_datasets.core import constants as tfds_constants
 
 NIV2_ENV = "FLAN_JAX_NIV2_DIR"
 COT_ENV = "FLAN_JAX_COT_DIR"
@@ -531,22 +532,76 @@ def hf_unavailable_reason(source: HfDatasetSource) -> str | None:
             "load it once online (datasets.load_dataset) or point HF_DATASETS_CACHE at a cache holding it")
 
 
+# A TFDS version: "1.0.0", or a wildcard such as "1.*.*" or "*".
+_TFDS_VERSION_RE = re.compile(r"[0-9*]+(\.[0-9*]+)*")
+
+
+def parse_tfds_name(tfds_name: str) -> tuple[str, str | None, str | None]:
+    """"name/config:version" -> (name, config, version); config and version may be None.
+
+    "glue/rte:2.0.0" -> ("glue", "rte", "2.0.0"); "xsum:1.1.0" -> ("xsum", None, "1.1.0");
+    "xsum" -> ("xsum", None, None).
+    """
+    base, colon, version = tfds_name.rpartition(":")
+    if not colon or not _TFDS_VERSION_RE.fullmatch(version):
+        base, version = tfds_name, None
+    name, _, config = base.partition("/")
+    return name, config or None, version
+
+
+def tfds_prepared_patterns(tfds_name: str, data_dir: str) -> list[str]:
+    """Glob patterns of the `dataset_info.json` a prepared `tfds_name` has under `data_dir`.
+
+    A prepared dataset is `{data_dir}/{name}/{config}/{version}/` holding `dataset_info.json`:
+    TFDS prepares into an "incomplete.*" directory and renames it when done, so the file marks a
+    usable dataset. Builders without configs have no `{config}` level. A name without a config
+    may still mean the builder's default config, which only the builder class knows (importing
+    it took 0.33 s for yelp_polarity_reviews), so any config's directory counts then. A missing
+    version matches any version.
+    """
+    name, config, version = parse_tfds_name(tfds_name)
+    version = version or "*"
+    root = data_dir.rstrip("/")
+    if config:
+        return [f"{root}/{name}/{config}/{version}/dataset_info.json"]
+    return [f"{root}/{name}/{version}/dataset_info.json", f"{root}/{name}/*/{version}/dataset_info.json"]
+
+
+def tfds_unavailable_reason(source: seqio.TfdsDataSource) -> str | None:
+    """Why a TFDS source's data is not prepared here (None: it is), from its files alone.
+
+    The data directory is the source's `tfds_data_dir`, else TFDS's default ($TFDS_DATA_DIR, else
+    ~/tensorflow_datasets). The builder is never built: that imports its module (0.36 s for four
+    unprepared datasets, against 2 ms here) and logs TFDS warnings, for an answer the prepared
+    files give (`tfds_prepared_patterns`).
+    """
+    loader = source.tfds_dataset
+    # A split map of `seqio.TfdsSplit`s names a dataset (and directory) per split.
+    for split in (source.splits if loader.tfds_splits else (None,)):
+        tfds_name, data_dir = loader.get_split_params(split)
+        data_dir = str(data_dir or tfds_constants.get_default_data_dir())
+        patterns = tfds_prepared_patterns(tfds_name, data_dir)
+        if not any(tf.io.gfile.glob(pattern) for pattern in patterns):
+            expected = " or ".join(pattern[len(data_dir.rstrip("/")) + 1:] for pattern in patterns)
+            return (f"TFDS dataset {tfds_name!r} is not prepared in {data_dir} (no {expected}): prepare it once "
+                    f"online with tfds.builder({tfds_name!r}, data_dir={data_dir!r}).download_and_prepare(), "
+                    "or point the task's tfds_data_dir (or TFDS_DATA_DIR) at a directory holding it")
+    return None
+
+
 def unavailable_reason(source: seqio.DataSource) -> str | None:
     """Why a source's data cannot be read here without downloading, or None when it can.
 
-    Cheap (no examples read, no network): TFDS: the builder's prepared files exist
-    (`builder.is_prepared()`); NIv2 / CoT: the file exists; Hugging Face: `hf_unavailable_reason`;
-    a TemplatedSource: its base source; any other source: assumed available.
+    Cheap (no examples read, no builders built, no network): TFDS: `tfds_unavailable_reason`
+    (the prepared files exist); NIv2 / CoT: the file exists; Hugging Face:
+    `hf_unavailable_reason`; a TemplatedSource: its base source; any other source: assumed
+    available.
     """
     base = getattr(source, "base", None)
     if isinstance(base, seqio.DataSource):
         return unavailable_reason(base)
     if isinstance(source, seqio.TfdsDataSource):
-        try:
-            prepared = bool(source.tfds_dataset.builder.is_prepared())
-        except Exception as e:  # noqa: BLE001 - an unknown builder or version is "not available" too.
-            return f"TFDS dataset {source.tfds_dataset.name!r} cannot be opened here ({type(e).__name__})"
-        return None if prepared else f"TFDS dataset {source.tfds_dataset.name!r} is not prepared here (tfds build it)"
+        return tfds_unavailable_reason(source)
     if isinstance(source, (NIv2Source, CotTsvSource)):
         return None if source.path.is_file() else f"file {str(source.path)!r} does not exist"
     if isinstance(source, HfDatasetSource):

@@ -1,4 +1,5 @@
 """Sources: NIv2 directory scanning and parsing, CoT TSV reading, the Hugging Face source."""
+import glob
 import json
 import sys
 
@@ -117,11 +118,77 @@ def test_hf_source_without_datasets_says_how_to_install(monkeypatch):
 
 
 def test_data_available(tmp_path):
-    assert not sources.data_available(seqio.TfdsDataSource("glue/rte:2.0.0", tfds_data_dir=str(tmp_path)))
     path = tmp_path / "toy_train.tsv"
     source = sources.CotTsvSource(path)
     assert not sources.data_available(source)
     path.write_text("q\ta\tr\n")
+    assert sources.data_available(source)
+
+
+def prepare_tfds(data_dir, *parts):
+    """A fake prepared TFDS dataset: `data_dir/parts.../dataset_info.json` (all availability reads)."""
+    version_dir = data_dir.joinpath(*parts)
+    version_dir.mkdir(parents=True)
+    (version_dir / "dataset_info.json").write_text("{}")
+
+
+@pytest.fixture
+def no_tfds_builders(monkeypatch):
+    """Availability must be decided from files: building a TFDS builder fails the test."""
+    import tensorflow_datasets as tfds
+
+    def built(*args, **kwargs):
+        raise AssertionError("availability must not build a TFDS builder")
+
+    monkeypatch.setattr(tfds, "builder", built)
+    monkeypatch.setattr(tfds, "builder_cls", built)
+
+
+def test_parse_tfds_name():
+    assert sources.parse_tfds_name("glue/rte:2.0.0") == ("glue", "rte", "2.0.0")
+    assert sources.parse_tfds_name("squad/v1.1:3.0.0") == ("squad", "v1.1", "3.0.0")
+    assert sources.parse_tfds_name("xsum:1.1.0") == ("xsum", None, "1.1.0")
+    assert sources.parse_tfds_name("glue/rte:2.*.*") == ("glue", "rte", "2.*.*")
+    assert sources.parse_tfds_name("xsum") == ("xsum", None, None)
+
+
+def test_tfds_availability_from_prepared_files(tmp_path, no_tfds_builders):
+    rte = seqio.TfdsDataSource("glue/rte:2.0.0", tfds_data_dir=str(tmp_path))
+    reason = sources.unavailable_reason(rte)
+    assert "TFDS dataset 'glue/rte:2.0.0' is not prepared in" in reason and "glue/rte/2.0.0/dataset_info.json" in reason
+    assert "download_and_prepare()" in reason and "TFDS_DATA_DIR" in reason
+    (tmp_path / "glue" / "rte" / "2.0.0").mkdir(parents=True)
+    assert not sources.data_available(rte), "a version directory without dataset_info.json is not prepared"
+    prepare_tfds(tmp_path, "glue", "mrpc", "2.0.0")
+    prepare_tfds(tmp_path, "glue", "rte", "1.0.0")
+    assert not sources.data_available(rte), "another config or version is not this one"
+    (tmp_path / "glue" / "rte" / "2.0.0" / "dataset_info.json").write_text("{}")
+    assert sources.data_available(rte)
+    assert sources.data_available(seqio.TfdsDataSource("glue/rte:2.*.*", tfds_data_dir=str(tmp_path)))
+    # No config: the builder has none, or the name means its default config (any config counts).
+    xsum = seqio.TfdsDataSource("xsum:1.1.0", tfds_data_dir=str(tmp_path))
+    assert not sources.data_available(xsum)
+    prepare_tfds(tmp_path, "xsum", "1.1.0")
+    assert sources.data_available(xsum)
+    yelp = seqio.TfdsDataSource("yelp_polarity_reviews:0.2.0", tfds_data_dir=str(tmp_path))
+    prepare_tfds(tmp_path, "yelp_polarity_reviews", "plain_text", "0.2.0")
+    assert sources.data_available(yelp)
+
+
+def test_unversioned_tfds_name_matches_any_prepared_version(tmp_path):
+    patterns = sources.tfds_prepared_patterns("wiki_dialog/OQ", str(tmp_path))
+    assert patterns == [f"{tmp_path}/wiki_dialog/OQ/*/dataset_info.json"]
+    prepare_tfds(tmp_path, "wiki_dialog", "OQ", "1.0.0")
+    assert glob.glob(patterns[0])
+    assert not any(glob.glob(p) for p in sources.tfds_prepared_patterns("wiki_dialog/other", str(tmp_path)))
+    assert any(glob.glob(p) for p in sources.tfds_prepared_patterns("wiki_dialog", str(tmp_path)))
+
+
+def test_tfds_availability_defaults_to_tfds_data_dir(tmp_path, monkeypatch, no_tfds_builders):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    source = seqio.TfdsDataSource("glue/rte:2.0.0")
+    assert f"is not prepared in {tmp_path} " in sources.unavailable_reason(source)
+    prepare_tfds(tmp_path, "glue", "rte", "2.0.0")
     assert sources.data_available(source)
 
 
