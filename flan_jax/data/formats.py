@@ -221,8 +221,8 @@ def iter_source_examples(
 ) -> Iterator[dict[str, Any]]:
     """The examples of a seqio source as Python dicts (one shard of them when `shard_info`).
 
-    Sources that define `iter_examples(split, shuffle, seed, shard_info)` (the synthetic suite,
-    Python-native sources) are read without a tf.data round trip.
+    Sources that define `iter_examples(split, shuffle, seed, shard_info)` (TemplatedSource,
+    GeneratorSource, the Python-native sources) are read without a tf.data round trip.
     """
     if hasattr(source, "iter_examples"):
         yield from source.iter_examples(split, shuffle=shuffle, seed=seed, shard_info=shard_info)
@@ -336,10 +336,20 @@ class TemplatedSource(seqio.DataSource):
             "_template_type": self.fmt.suffix,
         }
 
-    def iter_rendered(self, split: str, shard_info: seqio.ShardInfo | None = None,
-                      shuffle: bool = False, seed: int | None = None) -> Iterator[dict[str, Any]]:
+    def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
+                      shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
+        """This shard's rendered examples (what `get_dataset` serves), as Python dicts.
+
+        The same contract as the Python-native sources' `iter_examples`, so readers of Python
+        examples (`iter_source_examples`, the pipeline's Python path) need not tell them apart.
+        """
+        self._check_split(split)
         for fields in self.examples(split, shard_info=shard_info, shuffle=shuffle, seed=seed):
             yield self.render(fields)
+
+    def _check_split(self, split: str) -> None:
+        if split not in self.splits:
+            raise ValueError(f"Task {self.task_name!r} has no split {split!r}; splits: {list(self.splits)}.")
 
     def get_dataset(
         self,
@@ -353,14 +363,13 @@ class TemplatedSource(seqio.DataSource):
         num_epochs: int | None = 1,
     ) -> tf.data.Dataset:
         del sequence_length, use_cached, num_epochs  # seqio repeats and trims downstream.
-        if split not in self.splits:
-            raise ValueError(f"Task {self.task_name!r} has no split {split!r}; splits: {list(self.splits)}.")
+        self._check_split(split)
         if seed is not None and not isinstance(seed, int):
             seed = int(seed)  # seqio may pass a scalar tensor.
         # Chunks of rendered examples cross into tf.data at once and are unbatched there: the
         # per-element cost of `from_generator` (~0.5 ms) is otherwise the bottleneck.
         chunks = tf.data.Dataset.from_generator(
-            lambda: _chunked(self.iter_rendered(split, shard_info=shard_info, shuffle=shuffle, seed=seed)),
+            lambda: _chunked(self.iter_examples(split, shuffle=shuffle, seed=seed, shard_info=shard_info)),
             output_signature={k: tf.TensorSpec([None], v.dtype) for k, v in OUTPUT_SIGNATURE.items()},
         )
         return chunks.unbatch()

@@ -255,13 +255,13 @@ _PYTHON_STEPS = {
 def python_steps(task: seqio.Task, use_cached: bool = False) -> list[str] | None:
     """The task's preprocessing as Python steps, or None when it needs tf.data.
 
-    Our own sources (`formats.TemplatedSource`, and sources with `iter_examples`: PythonSource,
+    Our own sources (those with `iter_examples`: TemplatedSource, PythonSource,
     GeneratorSource) already render examples in Python; when their task only tokenizes and
     appends EOS (what `registry.register_family` registers), the examples need not cross into
     tf.data at all. Building a tf.data pipeline costs ~0.1-0.2 s per task (tracing its `map`
     functions), which over ~1,800 tasks is most of the time to the first batch.
     """
-    if use_cached or not (isinstance(task.source, formats.TemplatedSource) or hasattr(task.source, "iter_examples")):
+    if use_cached or not hasattr(task.source, "iter_examples"):
         return None
     steps = []
     for preprocessor in task.preprocessors:
@@ -296,10 +296,7 @@ def python_task_epoch(
     source = task.source
     if split not in source.splits:
         raise ValueError(f"Task {task.name!r} has no split {split!r}; splits: {list(source.splits)}.")
-    if isinstance(source, formats.TemplatedSource):
-        examples = source.iter_rendered(split, shard_info=shard_info, shuffle=shuffle, seed=seed)
-    else:
-        examples = formats.iter_source_examples(source, split, shuffle=shuffle, seed=seed, shard_info=shard_info)
+    examples = formats.iter_source_examples(source, split, shuffle=shuffle, seed=seed, shard_info=shard_info)
     dtype = _token_dtype(task)
     encoders = []
     for key in ("inputs", "targets"):

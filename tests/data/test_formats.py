@@ -117,7 +117,7 @@ def test_exemplars_field_source_reads_no_exemplar_split(clean_registries):
     registry.register_family("demo", source=source, fields=fields, templates=DEFINED, prepare=prepare,
                              collection="synthetic", formats=["fs_noopt"],
                              few_shot=F.FewShotConfig(exemplars_field="demos", num_exemplars=1))
-    examples = list(seqio.TaskRegistry.get("demo_fs_noopt").source.iter_rendered("test"))
+    examples = list(seqio.TaskRegistry.get("demo_fs_noopt").source.iter_examples("test"))
     assert [e["inputs"].count("Definition:") for e in examples] == [1, 1, 1]
     assert all("Input: 10" in e["inputs"] and "Input: 20" not in e["inputs"] for e in examples)
 
@@ -190,6 +190,20 @@ def test_templated_source_shards_partition_the_examples():
         for index in range(3)
     ]
     assert sorted(sum(shards, [])) == sorted(whole) and all(shards)
+
+
+def test_templated_source_iter_examples_is_what_get_dataset_serves():
+    """`iter_examples` has the Python-native sources' contract, so `iter_source_examples` and the
+    pipeline's Python path read a templated source like any other."""
+    source = _templated(F.FS_OPT)
+    served = [F.to_python(e) for e in source.get_dataset("validation", shuffle=False).as_numpy_iterator()]
+    assert list(source.iter_examples("validation")) == served
+    assert list(F.iter_source_examples(source, "validation")) == served
+    shard = seqio.ShardInfo(1, 3)
+    assert list(F.iter_source_examples(source, "train", shard_info=shard)) == [
+        F.to_python(e) for e in source.get_dataset("train", shuffle=False, shard_info=shard).as_numpy_iterator()]
+    with pytest.raises(ValueError, match="'numbers_fs_opt' has no split 'dev'"):
+        next(source.iter_examples("dev"))
 
 
 def test_few_shot_needs_the_exemplar_split():

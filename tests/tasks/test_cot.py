@@ -33,14 +33,14 @@ def test_cot_target_is_rationale_then_answer(clean_registries, cot_dir):
     assert rows[0]["question"] in inputs
     assert targets == f"{rows[0]['rationale']} So the answer is 72."
     assert registry.postprocess_answer(targets) == "72"
-    fs = next(seqio.TaskRegistry.get("cot_aqua_fs_cot").source.iter_rendered("train"))
+    fs = next(seqio.TaskRegistry.get("cot_aqua_fs_cot").source.iter_examples("train"))
     assert fs["inputs"].count("So the answer is") >= 1 and fs["targets"].endswith("So the answer is (C).")
 
 
 def test_inversion_maps_answer_and_rationale_to_question(clean_registries, cot_dir):
     cot.register(cot_dir, datasets=["strategyqa"], formats=["inv"])
     row = sources.read_cot_tsv(cot_dir / "strategyqa_train.tsv")[0]
-    rendered = next(seqio.TaskRegistry.get("cot_strategyqa_inv").source.iter_rendered("train"))
+    rendered = next(seqio.TaskRegistry.get("cot_strategyqa_inv").source.iter_examples("train"))
     assert rendered["targets"] == row["question"]
     assert row["rationale"][:40] in rendered["inputs"] and row["answer"] in rendered["inputs"]
 

@@ -121,11 +121,11 @@ def test_file_releases_register_and_render(clean_registries, tmp_path):
                             taskmaster_dir=tm)
     assert len(names) == 12 and registry.tasks_in("dialog") == sorted(names)
     source = seqio.TaskRegistry.get("dialog_qrecc_zs_noopt").source
-    train = list(source.iter_rendered("train"))
+    train = list(source.iter_examples("train"))
     # The row with an empty answer is dropped; targets are the answers.
     assert sorted(ex["targets"] for ex in train) == ["Dune was published in 1965.", "Frank Herbert wrote Dune."]
-    assert [ex["targets"] for ex in source.iter_rendered("validation")] == ["Dune was published in 1965."]
-    inverted = next(ex for ex in seqio.TaskRegistry.get("dialog_qrecc_inv").source.iter_rendered("train")
+    assert [ex["targets"] for ex in source.iter_examples("validation")] == ["Dune was published in 1965."]
+    inverted = next(ex for ex in seqio.TaskRegistry.get("dialog_qrecc_inv").source.iter_examples("train")
                     if "1965" in ex["inputs"])
     assert inverted["targets"] == "When was it published?"
     # Taskmaster-1: release splits (dev -> validation, test left out), WOz dialogs in train.
@@ -167,4 +167,4 @@ def test_malformed_release_file_names_file_and_key(clean_registries, tmp_path):
     (qrecc / "qrecc_train.json").write_text(json.dumps([{"Context": [], "Question": "q"}]))
     dialog.register(["qrecc"], qrecc_dir=qrecc, formats=["zs_noopt"])
     with pytest.raises(sources.DataSourceError, match=r"qrecc_train.json.*record 0 lacks key\(s\) \['Answer'\]"):
-        next(seqio.TaskRegistry.get("dialog_qrecc_zs_noopt").source.iter_rendered("train"))
+        next(seqio.TaskRegistry.get("dialog_qrecc_zs_noopt").source.iter_examples("train"))

@@ -27,13 +27,13 @@ def test_every_real_file_registers_and_renders(clean_registries, niv2_dir):
     for entry in eligible:
         for suffix in ("zs_noopt", "fs_noopt"):
             task = seqio.TaskRegistry.get(f"{niv2.family_name(entry)}_{suffix}")
-            rendered = next(task.source.iter_rendered("train"))
+            rendered = next(task.source.iter_examples("train"))
             definition = sources.load_niv2_task(entry.path).definition
             assert definition.split("\n")[0][:40] in rendered["inputs"], entry.name
             assert rendered["targets"] and rendered["_template_type"] == suffix
     # Few-shot inputs carry a positive example's output; zero-shot ones the definition once.
     entry = eligible[0]
-    fs = next(seqio.TaskRegistry.get(f"{niv2.family_name(entry)}_fs_noopt").source.iter_rendered("train"))
+    fs = next(seqio.TaskRegistry.get(f"{niv2.family_name(entry)}_fs_noopt").source.iter_examples("train"))
     positive = json.loads(entry.path.read_text())["Positive Examples"][0]
     assert positive["input"][:30] in fs["inputs"]
 
@@ -77,7 +77,7 @@ def test_malformed_file_raises_or_skips(clean_registries, tmp_path, caplog):
     seqio.TaskRegistry.reset()
     niv2.register(root)
     with pytest.raises(sources.DataSourceError, match="task2_bad.json.*'Definition'"):
-        next(seqio.TaskRegistry.get("niv2_task2_bad_zs_noopt").source.iter_rendered("train"))
+        next(seqio.TaskRegistry.get("niv2_task2_bad_zs_noopt").source.iter_examples("train"))
 
 
 def test_missing_dir_message(clean_registries, tmp_path, monkeypatch):
@@ -93,7 +93,7 @@ def test_few_shot_states_the_definition_once_then_positive_examples(clean_regist
     root = write_niv2(tmp_path, {"task1_add": task}, train=["task1_add"])
     niv2.register(root)
     instances = {"2 3", "1 4"}
-    for instance in seqio.TaskRegistry.get("niv2_task1_add_fs_noopt").source.iter_rendered("train"):
+    for instance in seqio.TaskRegistry.get("niv2_task1_add_fs_noopt").source.iter_examples("train"):
         template = niv2.TEMPLATES.templates[instance["_template_idx"]]
         instruction = template.instruction.format(definition="Add the two numbers.")
         query = next(q for q in instances if q in instance["inputs"])
@@ -106,12 +106,12 @@ def test_few_shot_states_the_definition_once_then_positive_examples(clean_regist
         ]
         assert instance["inputs"] in candidates, instance["inputs"]
         assert instance["inputs"].count("Add the two numbers.") == 1 and "4 4" not in instance["inputs"]
-    zero = next(seqio.TaskRegistry.get("niv2_task1_add_zs_noopt").source.iter_rendered("train"))
+    zero = next(seqio.TaskRegistry.get("niv2_task1_add_zs_noopt").source.iter_examples("train"))
     template = niv2.TEMPLATES.templates[zero["_template_idx"]]
     assert zero["inputs"] == (template.instruction.format(definition="Add the two numbers.") + "\n\n"
                               + template.inputs.format(input="2 3" if "2 3" in zero["inputs"] else "1 4"))
     # A tight budget drops positive examples (farthest first), never the definition or the instance.
     seqio.TaskRegistry.reset()
     niv2.register(root, formats=["fs_noopt"], max_input_length=90)
-    tight = next(seqio.TaskRegistry.get("niv2_task1_add_fs_noopt").source.iter_rendered("train"))
+    tight = next(seqio.TaskRegistry.get("niv2_task1_add_fs_noopt").source.iter_examples("train"))
     assert "Add the two numbers." in tight["inputs"] and "1 1" not in tight["inputs"]

@@ -43,7 +43,7 @@ def test_every_task_renders_short_examples(suite):
     for name in suite:
         source = seqio.get_mixture_or_task(name).source
         for split in ("train", "validation"):
-            example = next(source.iter_rendered(split))
+            example = next(source.iter_examples(split))
             assert example["inputs"] and example["targets"], name
             assert name == f"synthetic_{source.family[len('synthetic_'):]}_{example['_template_type']}"
             limit = 200 if not source.fmt.few_shot else synthetic.FEW_SHOT.max_input_length
@@ -62,8 +62,8 @@ def test_task_datasets_tokenize(suite):
 
 def test_generation_is_deterministic_and_splits_are_disjoint(suite):
     source = seqio.get_mixture_or_task("synthetic_addition_zs_noopt").source
-    first = [e["inputs"] for e in source.iter_rendered("validation")]
-    again = [e["inputs"] for e in source.iter_rendered("validation")]
+    first = [e["inputs"] for e in source.iter_examples("validation")]
+    again = [e["inputs"] for e in source.iter_examples("validation")]
     assert first == again and len(first) == synthetic.NUM_EXAMPLES["validation"]
     base = source.base
     train = {json.dumps(base.example("train", i), sort_keys=True) for i in range(2000)}
@@ -79,7 +79,7 @@ def test_answers_are_correct():
 
 def test_cot_targets_end_with_the_answer(suite):
     source = seqio.get_mixture_or_task("synthetic_word_problem_cot").source
-    for example, fields in zip(source.iter_rendered("train"), source.examples("train")):
+    for example, fields in zip(source.iter_examples("train"), source.examples("train")):
         assert extract_cot_answer(example["targets"]) == fields["answer"]
         assert example["targets"].startswith(fields["rationale"])
         break
