@@ -225,64 +225,21 @@ def read_taskmaster3(directory: pathlib.Path, split: str) -> list[dict[str, Any]
     return _read_hash_split(sorted((directory / "TM-3-2020" / "data").glob("data_*.json")), split, background)
 
 
-@dataclasses.dataclass(frozen=True)
-class Release:
-    """A dialog dataset published as files (no TFDS builder): where to get it, what it holds.
-
-    Attributes:
-      env: the environment variable naming its directory.
-      url: where to download it.
-      layout: what the directory holds, for the error when it does not.
-      required: glob patterns (relative to the directory) that must each match a file.
-      read: (directory, split) -> the split's examples as fields.
-    """
-
-    env: str
-    url: str
-    layout: str
-    required: tuple[str, ...]
-    read: Callable[[pathlib.Path, str], list[dict[str, Any]]]
-
-    def directory(self, data_dir: str | os.PathLike | None, name: str) -> pathlib.Path:
-        """The release directory, checked for its files.
-
-        Raises:
-          sources.DataSourceError: naming what to download, where to point, and any file missing.
-        """
-        path = sources.resolve_dir(data_dir, self.env, f"the {name} release", self.url, self.layout)
-        missing = [pattern for pattern in self.required if not any(path.glob(pattern))]
-        if missing:
-            raise sources.DataSourceError(
-                f"{name}: {str(path)!r} lacks {missing}; it should hold {self.layout} (download from {self.url}).")
-        return path
-
-
-QRECC_RELEASE = Release(
+QRECC_RELEASE = sources.Release(
     "FLAN_JAX_QRECC_DIR", "https://github.com/apple/ml-qrecc (dataset/qrecc_data.zip, unzipped)",
-    "qrecc_train.json and qrecc_test.json", tuple(QRECC_FILES.values()), read_qrecc)
+    "qrecc_train.json and qrecc_test.json", tuple(QRECC_FILES.values()), read_qrecc, argument="qrecc_dir")
 TASKMASTER_URL = "https://github.com/google-research-datasets/Taskmaster (git clone)"
 TASKMASTER_ENV = "FLAN_JAX_TASKMASTER_DIR"
 
 
-def _taskmaster(required: tuple[str, ...], read) -> Release:
-    return Release(TASKMASTER_ENV, TASKMASTER_URL, "the checkout's TM-1-2019/, TM-2-2020/ and TM-3-2020/ folders",
-                   required, read)
+def _taskmaster(required: tuple[str, ...], read) -> sources.Release:
+    return sources.Release(TASKMASTER_ENV, TASKMASTER_URL,
+                           "the checkout's TM-1-2019/, TM-2-2020/ and TM-3-2020/ folders", required, read,
+                           argument="taskmaster_dir")
 
 
-class ReleaseSource(sources.PythonSource):
-    """The examples of one file release (train / validation), read and kept when first asked."""
-
-    def __init__(self, name: str, directory: pathlib.Path, read: Callable[[pathlib.Path, str], list[dict[str, Any]]]):
-        super().__init__(name, ("train", "validation"), {f: tf.TensorSpec([], tf.string) for f in FIELDS})
-        self.directory = directory
-        self._read = read
-        self._cache: dict[str, list[dict[str, Any]]] = {}
-
-    def read(self, split: str) -> list[dict[str, Any]]:
-        self._check_split(split)
-        if split not in self._cache:
-            self._cache[split] = self._read(self.directory, split)
-        return self._cache[split]
+# Every dialog field is one string.
+SIGNATURE = {f: tf.TensorSpec([], tf.string) for f in FIELDS}
 
 
 # --------------------------------------------------------------------------- the collection
@@ -295,7 +252,7 @@ class Dataset:
     tfds_name: str | None = None
     splits: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"train": "train", "validation": "validation"})
-    release: Release | None = None
+    release: sources.Release | None = None
     cluster: str = CLUSTER
     templates: TemplateSet = TEMPLATES
     fields: tuple[str, ...] = FIELDS
@@ -360,7 +317,7 @@ def register(
 
     def make_source(d: Dataset) -> seqio.DataSource:
         if d.release is not None:
-            return ReleaseSource(d.name, directories[d.name], d.release.read)
+            return sources.ReleaseSource(d.name, directories[d.name], d.release, SIGNATURE)
         return seqio.TfdsDataSource(tfds_name=d.tfds_name, tfds_data_dir=tfds_data_dir, splits=dict(d.splits))
 
     return registry.register_datasets(

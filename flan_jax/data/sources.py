@@ -1,6 +1,7 @@
-"""Data sources seqio lacks: the NIv2 task directory, Flan CoT TSV files, Hugging Face datasets.
+"""Data sources seqio lacks: the NIv2 task directory, Flan CoT TSV files, file releases, Hugging
+Face datasets; and whether a source's data is here (`unavailable_reason`).
 
-All three read in Python and hand Python dicts to `formats.TemplatedSource` through
+All read in Python and hand Python dicts to `formats.TemplatedSource` through
 `iter_examples` (no tf.data round trip); `get_dataset` still serves the raw fields as tf.data.
 
   * NIv2 (Super-NaturalInstructions v2, Wang et al. 2022) ships as a directory of task files
@@ -11,6 +12,8 @@ All three read in Python and hand Python dicts to `formats.TemplatedSource` thro
     first needed.
   * The Flan CoT files (`flan/v2/cot_data/{dataset}_train.tsv`) are headerless TSV rows
     `question<TAB>answer<TAB>rationale` with newlines written as the two characters "\\n".
+  * `ReleaseSource` reads a dataset published as files (a `Release`: where to download it, the
+    files its directory must hold, and a reader), e.g. QReCC and Taskmaster.
   * `HfDatasetSource` reads a Hugging Face dataset by name; `datasets` is imported only when
     data is read, so it stays an optional dependency.
 """
@@ -22,7 +25,7 @@ import os
 import pathlib
 import random
 import re
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import seqio
 import tensorflow as tf
@@ -46,18 +49,27 @@ class DataSourceError(ValueError):
     """A data file or directory is missing or malformed; the message names it and the fix."""
 
 
-def resolve_dir(data_dir: str | os.PathLike | None, env: str, what: str, url: str, layout: str) -> pathlib.Path:
+def resolve_dir(data_dir: str | os.PathLike | None, env: str, what: str, url: str, layout: str,
+                argument: str = "data_dir") -> pathlib.Path:
     """The data directory: the argument, else the environment variable `env`.
 
+    Args:
+      data_dir: the directory given by the caller (None: read `env`).
+      env: the environment variable that names the directory otherwise.
+      what: the data, for messages ("the Flan CoT data").
+      url: where to download it.
+      layout: what the directory holds, for messages.
+      argument: the caller's name for `data_dir`, for messages ("qrecc_dir").
+
     Raises:
-      DataSourceError: naming what to download (`url`) and where to point (`env`), when neither
-        is set or the directory does not exist.
+      DataSourceError: naming what to download (`url`) and where to point (`argument`, `env`),
+        when neither is set or the directory does not exist.
     """
     chosen = data_dir if data_dir is not None else os.environ.get(env)
-    hint = (f"Download {what} from {url} and pass its directory ({layout}) as `data_dir` "
+    hint = (f"Download {what} from {url} and pass its directory ({layout}) as `{argument}` "
             f"or set {env}=/path/to/it.")
     if not chosen:
-        raise DataSourceError(f"No {what} directory given: {hint}")
+        raise DataSourceError(f"No directory given for {what}: {hint}")
     path = pathlib.Path(chosen).expanduser()
     if not path.is_dir():
         raise DataSourceError(f"{what} directory {str(path)!r} does not exist: {hint}")
@@ -400,6 +412,76 @@ class CotTsvSource(PythonSource):
         return list(self._rows())
 
 
+# --------------------------------------------------------------------------- file releases
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """A dataset published as files (no TFDS builder): where to get it, what it holds, how to read it.
+
+    Attributes:
+      env: the environment variable naming its directory.
+      url: where to download it.
+      layout: what the directory holds, for the error when it does not.
+      required: glob patterns (relative to the directory) that must each match a file.
+      read: (directory, split) -> the split's examples as field dicts.
+      argument: the registration argument that names the directory (e.g. "qrecc_dir"), named in
+        errors beside `env`.
+    """
+
+    env: str
+    url: str
+    layout: str
+    required: tuple[str, ...]
+    read: Callable[[pathlib.Path, str], list[dict[str, Any]]]
+    argument: str = "data_dir"
+
+    def missing(self, directory: pathlib.Path) -> list[str]:
+        """The `required` patterns no file under `directory` matches."""
+        return [pattern for pattern in self.required if not any(directory.glob(pattern))]
+
+    def problem(self, directory: pathlib.Path, name: str) -> str | None:
+        """Why `directory` does not hold the release `name` (None: it does), and how to fix it."""
+        where = f"download from {self.url} and point `{self.argument}` or {self.env} at it"
+        if not directory.is_dir():
+            return f"{name}: release directory {str(directory)!r} does not exist; {where}"
+        missing = self.missing(directory)
+        if missing:
+            return f"{name}: {str(directory)!r} lacks {missing}; it should hold {self.layout} ({where})"
+        return None
+
+    def directory(self, data_dir: str | os.PathLike | None, name: str) -> pathlib.Path:
+        """The release directory (`data_dir`, else $`env`), checked for its files.
+
+        Raises:
+          DataSourceError: naming what to download, where to point, and any file missing.
+        """
+        path = resolve_dir(data_dir, self.env, f"the {name} release", self.url, self.layout, self.argument)
+        problem = self.problem(path, name)
+        if problem:
+            raise DataSourceError(problem)
+        return path
+
+
+class ReleaseSource(PythonSource):
+    """The examples of one file release, each split read once when first asked and then kept.
+
+    A release's files are whole JSON documents (a split cannot be streamed), so a split read
+    once is kept rather than parsed again every epoch; `Release.read` decides the splits.
+    """
+
+    def __init__(self, name: str, directory: str | os.PathLike, release: Release,
+                 output_signature: Mapping[str, tf.TensorSpec], splits: Sequence[str] = ("train", "validation")):
+        super().__init__(name, splits, output_signature)
+        self.directory = pathlib.Path(directory)
+        self.release = release
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def read(self, split: str) -> list[dict[str, Any]]:
+        self._check_split(split)
+        if split not in self._cache:
+            self._cache[split] = self.release.read(self.directory, split)
+        return self._cache[split]
+
+
 # --------------------------------------------------------------------------- Hugging Face datasets
 def _spec_for(value: Any, where: str) -> Any:
     """A tf.TensorSpec (or nested dict of them) that holds `value`, a Python example value."""
@@ -593,9 +675,9 @@ def unavailable_reason(source: seqio.DataSource) -> str | None:
     """Why a source's data cannot be read here without downloading, or None when it can.
 
     Cheap (no examples read, no builders built, no network): TFDS: `tfds_unavailable_reason`
-    (the prepared files exist); NIv2 / CoT: the file exists; Hugging Face:
-    `hf_unavailable_reason`; a TemplatedSource: its base source; any other source: assumed
-    available.
+    (the prepared files exist); NIv2 / CoT: the file exists; a file release: its directory holds
+    the required files (`Release.problem`); Hugging Face: `hf_unavailable_reason`; a
+    TemplatedSource: its base source; any other source: assumed available.
     """
     base = getattr(source, "base", None)
     if isinstance(base, seqio.DataSource):
@@ -604,6 +686,8 @@ def unavailable_reason(source: seqio.DataSource) -> str | None:
         return tfds_unavailable_reason(source)
     if isinstance(source, (NIv2Source, CotTsvSource)):
         return None if source.path.is_file() else f"file {str(source.path)!r} does not exist"
+    if isinstance(source, ReleaseSource):
+        return source.release.problem(source.directory, source.name)
     if isinstance(source, HfDatasetSource):
         return hf_unavailable_reason(source)
     return None

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import seqio
+import tensorflow as tf
 
 from flan_jax.data import sources
 
@@ -225,3 +226,40 @@ def test_hf_availability_comes_from_the_local_cache_never_the_hub(tmp_path, monk
     assert sources.data_available(files)
     remote = sources.HfDatasetSource("json", splits=["train"], data_files={"train": "https://example.org/x.jsonl"})
     assert "is remote" in sources.unavailable_reason(remote)
+
+
+def _release(reads):
+    def read(directory, split):
+        reads.append(split)
+        return [json.loads(line) for line in (directory / f"{split}.jsonl").read_text().splitlines()]
+
+    return sources.Release("TOY_RELEASE_DIR", "https://example.org/toy", "train.jsonl and validation.jsonl",
+                           ("train.jsonl", "validation.jsonl"), read, argument="toy_dir")
+
+
+def test_release_source_reads_each_split_once_and_says_what_is_missing(tmp_path, monkeypatch):
+    reads = []
+    release = _release(reads)
+    source = sources.ReleaseSource("toy", tmp_path / "toy", release, {"x": tf.TensorSpec([], tf.string)})
+    reason = sources.unavailable_reason(source)
+    assert reason.startswith("toy: release directory") and "does not exist" in reason
+    assert "https://example.org/toy" in reason and "`toy_dir` or TOY_RELEASE_DIR" in reason
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "train.jsonl").write_text('{"x": "a"}\n{"x": "b"}\n')
+    reason = sources.unavailable_reason(source)
+    assert "lacks ['validation.jsonl']; it should hold train.jsonl and validation.jsonl" in reason
+    monkeypatch.delenv("TOY_RELEASE_DIR", raising=False)
+    with pytest.raises(sources.DataSourceError,
+                       match=r"No directory given for the toy release: .*`toy_dir` or set TOY_RELEASE_DIR"):
+        release.directory(None, "toy")
+    with pytest.raises(sources.DataSourceError, match=r"toy: .* lacks \['validation.jsonl'\]"):
+        release.directory(tmp_path / "toy", "toy")
+    (tmp_path / "toy" / "validation.jsonl").write_text('{"x": "c"}\n')
+    monkeypatch.setenv("TOY_RELEASE_DIR", str(tmp_path / "toy"))
+    assert release.directory(None, "toy") == tmp_path / "toy"
+    assert sources.data_available(source)
+    assert [e["x"] for e in source.iter_examples("train")] == ["a", "b"]
+    assert source.num_input_examples("train") == 2 and list(source.iter_examples("validation")) == [{"x": "c"}]
+    list(source.iter_examples("train"))
+    assert reads == ["train", "validation"], "a split is read once, then kept"
+    assert [e["x"] for e in source.get_dataset("train", shuffle=False).as_numpy_iterator()] == [b"a", b"b"]

@@ -168,3 +168,14 @@ def test_malformed_release_file_names_file_and_key(clean_registries, tmp_path):
     dialog.register(["qrecc"], qrecc_dir=qrecc, formats=["zs_noopt"])
     with pytest.raises(sources.DataSourceError, match=r"qrecc_train.json.*record 0 lacks key\(s\) \['Answer'\]"):
         next(seqio.TaskRegistry.get("dialog_qrecc_zs_noopt").source.iter_examples("train"))
+
+
+def test_release_removed_after_registration_is_reported_unavailable(clean_registries, tmp_path):
+    qrecc, _ = write_releases(tmp_path)
+    dialog.register(["qrecc"], qrecc_dir=qrecc, formats=["zs_noopt"])
+    source = seqio.TaskRegistry.get("dialog_qrecc_zs_noopt").source
+    assert sources.data_available(source)
+    (qrecc / "qrecc_test.json").unlink()
+    reason = sources.unavailable_reason(source)
+    assert reason.startswith("qrecc: ") and "lacks ['qrecc_test.json']" in reason
+    assert "`qrecc_dir` or FLAN_JAX_QRECC_DIR" in reason
