@@ -21,6 +21,7 @@ one token per call (see `flan_jax.models.decoding`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Optional
 
@@ -166,6 +167,48 @@ def _add_shared_bias_bwd(_, grad):
 add_shared_bias.defvjp(_add_shared_bias_fwd, _add_shared_bias_bwd)
 
 
+def dense_dot_general(inputs: Array, kernel: Array, dimension_numbers, precision=None,
+                      preferred_element_type=None) -> Array:
+    """`lax.dot_general` for the projections (flax `Dense`/`DenseGeneral(dot_general=...)`).
+
+    Same forward; the backward is written as two plain matrix products over the flattened
+    tokens, [tokens, in]^T @ [tokens, out] for the kernel and [tokens, out] @ [in, out]^T for
+    the inputs. Autodiff's own transpose contracts the batch and length axes of 3-D arrays, for
+    which XLA:CPU lays out a transposed copy of every gradient; T5-small's gated-GELU block
+    (fwd + bwd) went from ~190 ms to ~112 ms on 2 cores with this form.
+    """
+    (lhs_contracting, rhs_contracting), batch_dims = dimension_numbers
+    n = len(lhs_contracting)
+    if (any(batch_dims) or tuple(lhs_contracting) != tuple(range(inputs.ndim - n, inputs.ndim))
+            or tuple(rhs_contracting) != tuple(range(n))):
+        raise ValueError(f"dense_dot_general contracts trailing input axes with leading kernel axes, got {dimension_numbers}")
+    return _dense_product(inputs, kernel, n, precision, preferred_element_type)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _dense_product(inputs, kernel, n, precision, preferred_element_type):
+    dims = ((tuple(range(inputs.ndim - n, inputs.ndim)), tuple(range(n))), ((), ()))
+    return jax.lax.dot_general(inputs, kernel, dims, precision=precision, preferred_element_type=preferred_element_type)
+
+
+def _dense_product_fwd(inputs, kernel, n, precision, preferred_element_type):
+    return _dense_product(inputs, kernel, n, precision, preferred_element_type), (inputs, kernel)
+
+
+def _dense_product_bwd(n, precision, preferred_element_type, residuals, grad):
+    inputs, kernel = residuals
+    fan_in = math.prod(kernel.shape[:n])
+    x = inputs.reshape(-1, fan_in)
+    w = kernel.reshape(fan_in, -1)
+    g = grad.reshape(x.shape[0], w.shape[1]).astype(inputs.dtype)
+    d_inputs = jnp.dot(g, w.T, precision=precision).reshape(inputs.shape)
+    d_kernel = jnp.dot(x.T, g, precision=precision).reshape(kernel.shape)
+    return d_inputs, d_kernel.astype(kernel.dtype)
+
+
+_dense_product.defvjp(_dense_product_fwd, _dense_product_bwd)
+
+
 def attention_mask(query_valid: Array, key_valid: Array, query_segments: Optional[Array] = None,
                    key_segments: Optional[Array] = None, causal: bool = False) -> Array:
     """[batch, 1, q_len, k_len] boolean mask: both tokens real, same segment, (key <= query)."""
@@ -225,7 +268,8 @@ class MultiHeadAttention(nn.Module):
                  *, deterministic: bool, decode: bool = False, max_decode_length: Optional[int] = None) -> Array:
         projection = lambda name, init: nn.DenseGeneral(  # noqa: E731
             features=(self.num_heads, self.head_dim), axis=-1, use_bias=False, dtype=self.dtype,
-            param_dtype=jnp.float32, kernel_init=_partitioned(init, ("embed", "heads", "kv")), name=name,
+            param_dtype=jnp.float32, dot_general=dense_dot_general,
+            kernel_init=_partitioned(init, ("embed", "heads", "kv")), name=name,
         )
         constrain = lambda x: nn.with_logical_constraint(x, ("batch", "length", "heads", "kv"))  # noqa: E731
         query = constrain(projection("query", _query_init(self.head_dim))(inputs_q))
@@ -258,7 +302,7 @@ class MultiHeadAttention(nn.Module):
             out = out.reshape((inputs_q.shape[0], inputs_q.shape[1]) + out.shape[2:])
         out = nn.DenseGeneral(
             features=inputs_q.shape[-1], axis=(-2, -1), use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
-            kernel_init=_partitioned(_attention_init, ("heads", "kv", "embed")), name="out",
+            dot_general=dense_dot_general, kernel_init=_partitioned(_attention_init, ("heads", "kv", "embed")), name="out",
         )(out)
         return nn.with_logical_constraint(out, ("batch", "length", "embed"))
 
@@ -307,7 +351,7 @@ class GatedGeluMlp(nn.Module):
     @nn.compact
     def __call__(self, x: Array, *, deterministic: bool) -> Array:
         dense = lambda features, axes, name: nn.Dense(  # noqa: E731
-            features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
+            features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32, dot_general=dense_dot_general,
             kernel_init=_partitioned(_dense_init, axes), name=name,
         )
         gate = nn.gelu(dense(self.mlp_dim, ("embed", "mlp"), "wi_0")(x), approximate=True)
@@ -426,7 +470,7 @@ class Decoder(nn.Module):
         x = RMSNorm(cfg.layer_norm_epsilon, name="decoder_norm")(x)
         x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
         logits = nn.Dense(
-            cfg.vocab_size, use_bias=False, dtype=jnp.float32, param_dtype=jnp.float32,
+            cfg.vocab_size, use_bias=False, dtype=jnp.float32, param_dtype=jnp.float32, dot_general=dense_dot_general,
             kernel_init=_partitioned(_dense_init, ("embed", "vocab")), name="logits_dense",
         )(x)
         return nn.with_logical_constraint(logits, ("batch", "length", "vocab"))
