@@ -171,7 +171,7 @@ def dense_dot_general(inputs: Array, kernel: Array, dimension_numbers, precision
                       preferred_element_type=None) -> Array:
     """`lax.dot_general` for the projections (flax `Dense`/`DenseGeneral(dot_general=...)`).
 
-    Same forward; the backward is written as two plain matrix products over the flattened
+    Same forward (bfloat16 products summed in float32); the backward is two plain products over the flattened
     tokens, [tokens, in]^T @ [tokens, out] for the kernel and [tokens, out] @ [in, out]^T for
     the inputs. Autodiff's own transpose contracts the batch and length axes of 3-D arrays, for
     which XLA:CPU lays out a transposed copy of every gradient; T5-small's gated-GELU block
@@ -185,10 +185,20 @@ def dense_dot_general(inputs: Array, kernel: Array, dimension_numbers, precision
     return _dense_product(inputs, kernel, n, precision, preferred_element_type)
 
 
+def _accumulate_in_float32(lhs, rhs, dims, precision, preferred_element_type=None):
+    """dot_general that sums bfloat16 products in float32 and returns the inputs' dtype (unless
+    the caller asks for another): what TPU and GPU matrix units do anyway, and on XLA:CPU the
+    float32-accumulating bfloat16 kernel is about 2x faster than the bfloat16-output one
+    (430 vs 200 GFLOP/s on 2 AVX512-BF16 cores)."""
+    out = jax.lax.dot_general(lhs, rhs, dims, precision=precision,
+                              preferred_element_type=jnp.promote_types(lhs.dtype, jnp.float32))
+    return out.astype(preferred_element_type or lhs.dtype)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def _dense_product(inputs, kernel, n, precision, preferred_element_type):
     dims = ((tuple(range(inputs.ndim - n, inputs.ndim)), tuple(range(n))), ((), ()))
-    return jax.lax.dot_general(inputs, kernel, dims, precision=precision, preferred_element_type=preferred_element_type)
+    return _accumulate_in_float32(inputs, kernel, dims, precision, preferred_element_type)
 
 
 def _dense_product_fwd(inputs, kernel, n, precision, preferred_element_type):
@@ -201,8 +211,9 @@ def _dense_product_bwd(n, precision, preferred_element_type, residuals, grad):
     x = inputs.reshape(-1, fan_in)
     w = kernel.reshape(fan_in, -1)
     g = grad.reshape(x.shape[0], w.shape[1]).astype(inputs.dtype)
-    d_inputs = jnp.dot(g, w.T, precision=precision).reshape(inputs.shape)
-    d_kernel = jnp.dot(x.T, g, precision=precision).reshape(kernel.shape)
+    matmul = (((1,), (0,)), ((), ()))
+    d_inputs = _accumulate_in_float32(g, w.T, matmul, precision).reshape(inputs.shape)
+    d_kernel = _accumulate_in_float32(x.T, g, matmul, precision).reshape(kernel.shape)
     return d_inputs, d_kernel.astype(kernel.dtype)
 
 
@@ -297,7 +308,7 @@ class MultiHeadAttention(nn.Module):
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         if not deterministic and self.dropout_rate > 0:
             weights = nn.Dropout(self.dropout_rate)(weights, deterministic=False)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, value)
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, value, preferred_element_type=jnp.float32).astype(self.dtype)
         if beams > 1:
             out = out.reshape((inputs_q.shape[0], inputs_q.shape[1]) + out.shape[2:])
         out = nn.DenseGeneral(

@@ -75,6 +75,17 @@ def test_dense_dot_general_gradients_match_lax(input_shape, kernel_shape, contra
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def test_dense_dot_general_sums_bfloat16_in_float32():
+    rng = np.random.default_rng(2)
+    inputs = jnp.asarray(rng.normal(size=(2, 3, 256)), jnp.bfloat16)
+    kernel = jnp.asarray(rng.normal(size=(256, 5)), jnp.bfloat16)
+    dims = (((2,), (0,)), ((), ()))
+    out = t5.dense_dot_general(inputs, kernel, dims)
+    exact = jnp.einsum("btd,df->btf", inputs.astype(jnp.float32), kernel.astype(jnp.float32))
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(out, exact.astype(jnp.bfloat16))
+
+
 def test_dense_dot_general_rejects_other_contractions():
     x = jnp.ones((2, 3, 4))
     with pytest.raises(ValueError, match="trailing input axes"):
