@@ -29,9 +29,16 @@ import time
 import types
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-# Host devices when XLA_FLAGS does not say: launch/local_cpu.sh's default, so the benchmark
-# measures what a user's CPU run gets (set XLA_FLAGS or --devices to compare others).
-CPU_DEVICES = 8
+
+
+def cpu_devices() -> int:
+    """Host devices when XLA_FLAGS does not say: launch/local_cpu.sh's default (the largest power
+    of two up to the core count, at most 8), so the benchmark measures what a user's CPU run gets
+    (set XLA_FLAGS or --devices to compare others)."""
+    devices = 1
+    while devices * 2 <= (os.cpu_count() or 1) and devices < 8:
+        devices *= 2
+    return devices
 
 
 def parse_flags(argv):
@@ -45,8 +52,8 @@ def parse_flags(argv):
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side (compilation, allocator warm-up)")
     parser.add_argument(
         "--devices", type=int, default=None,
-        help=f"devices for our step; default: all devices (on CPU the host devices of XLA_FLAGS, else {CPU_DEVICES} "
-        "as launch/local_cpu.sh) or the largest divisor of --batch below that",
+        help="devices for our step; default: all devices (on CPU the host devices of XLA_FLAGS, else as many as "
+        "launch/local_cpu.sh makes) or the largest divisor of --batch below that",
     )
     parser.add_argument(
         "--partitioning", choices=["data_parallel", "fsdp"], default="data_parallel",
@@ -205,7 +212,7 @@ def main(argv=None) -> int:
     flags = parse_flags(sys.argv[1:] if argv is None else argv)
     # Host devices must be requested before jax starts; on an accelerator machine this flag
     # only affects the (unused) host platform.
-    os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={CPU_DEVICES}")
+    os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={cpu_devices()}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import jax
 
