@@ -11,6 +11,8 @@ makes both exact float32. On a shared machine the two sides' steps are
 timed alternately (one of ours, one of theirs, repeated) and the medians compared, so a load
 change hits both. Prints tokens/s (input + target tokens) of each, their ratio and our achieved
 GFLOP/s (XLA's cost analysis of the compiled step), and a last `RESULT {json}` line.
+`--breakdown` also times each side's forward, forward + backward and optimizer update on their
+own, to show where a difference comes from.
 
 Needs jax, flax, optax (and torch + transformers for the peer), not seqio or TensorFlow, so it
 also runs on accelerator machines without them (see benchmarks/gpu_suite.py).
@@ -65,6 +67,10 @@ def parse_flags(argv):
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads for the peer (CPU)")
     parser.add_argument("--side", choices=["both", "ours", "peer"], default="both", help="run one side only (its own process)")
+    parser.add_argument(
+        "--breakdown", action="store_true",
+        help="also time each side's forward, forward + backward and optimizer update on their own",
+    )
     return parser.parse_args(argv)
 
 
@@ -138,7 +144,29 @@ def our_step(dims: dict, batch, flags):
         holder[0], metrics = compiled(holder[0], device_batch, rng)
         jax.block_until_ready(metrics)
 
-    return run, gflop
+    parts = our_parts(model, optimizer, state, device_batch) if flags.breakdown else {}
+    return run, gflop, parts
+
+
+def our_parts(model, optimizer, state, batch) -> dict:
+    """The step's pieces jitted on their own: loss, loss + gradients, optimizer update."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    # Copies: the train step donates (deletes) the state it is given.
+    state = jax.tree.map(jnp.copy, state)
+    forward = jax.jit(lambda params: model.loss_fn(params, batch, None)[0])
+    gradients = jax.jit(jax.grad(lambda params: model.loss_fn(params, batch, None)[0]))
+    update = jax.jit(
+        lambda params, opt_state, grads: optax.apply_updates(params, optimizer.update(grads, opt_state, params)[0]),
+    )
+    grads = gradients(state.params)
+    return {
+        "forward": lambda: jax.block_until_ready(forward(state.params)),
+        "forward + backward": lambda: jax.block_until_ready(gradients(state.params)),
+        "optimizer update": lambda: jax.block_until_ready(update(state.params, state.opt_state, grads)),
+    }
 
 
 def peer_step(dims: dict, batch, flags):
@@ -172,18 +200,37 @@ def peer_step(dims: dict, batch, flags):
         if flags.dtype == "bfloat16" else contextlib.nullcontext
     )
 
-    def run():
+    def forward():
         with autocast():
-            loss = model(input_ids=inputs, decoder_input_ids=decoder_inputs, labels=labels).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+            return model(input_ids=inputs, decoder_input_ids=decoder_inputs, labels=labels).loss
+
+    def wait(loss):
         if device.type == "cuda":
             torch.cuda.synchronize()
         else:
             loss.item()
 
-    return run, device
+    def run():
+        loss = forward()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        wait(loss)
+
+    def forward_backward():
+        loss = forward()
+        loss.backward()
+        wait(loss)
+        optimizer.zero_grad(set_to_none=True)
+
+    def update():
+        if next(model.parameters()).grad is None:  # gradients to apply, kept between calls
+            forward().backward()
+        optimizer.step()
+        wait(next(model.parameters()).sum())
+
+    parts = {"forward": lambda: wait(forward()), "forward + backward": forward_backward, "optimizer update": update}
+    return run, device, (parts if flags.breakdown else {})
 
 
 def time_alternately(runs: dict, steps: int, warmup: int) -> dict[str, list[float]]:
@@ -198,6 +245,18 @@ def time_alternately(runs: dict, steps: int, warmup: int) -> dict[str, list[floa
             run()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def print_breakdown(ours: dict, peer: dict, flags) -> dict:
+    """Median ms of each piece of the step, the sides taking turns; returns {piece: {side: ms}}."""
+    table = {}
+    for piece in ours or peer:
+        runs = {side: pieces[piece] for side, pieces in (("ours", ours), ("peer", peer)) if pieces}
+        times = time_alternately(runs, flags.steps, flags.warmup)
+        table[piece] = {side: statistics.median(values) * 1e3 for side, values in times.items()}
+        cells = "  ".join(f"{side} {ms:8.1f} ms" for side, ms in table[piece].items())
+        print(f"  {piece:20s} {cells}")
+    return table
 
 
 def default_devices(batch: int) -> int:
@@ -232,10 +291,10 @@ def main(argv=None) -> int:
     runs, result = {}, {"model": flags.model, "dtype": flags.dtype, "batch": flags.batch,
                         "input_len": flags.input_len, "target_len": flags.target_len, "tokens_per_step": tokens}
     if flags.side in ("both", "ours"):
-        runs["ours"], gflop = our_step(dims, batch, flags)
+        runs["ours"], gflop, our_pieces = our_step(dims, batch, flags)
         result["gflop_per_step"] = gflop
     if flags.side in ("both", "peer"):
-        runs["peer"], peer_device = peer_step(dims, batch, flags)
+        runs["peer"], peer_device, peer_pieces = peer_step(dims, batch, flags)
     times = time_alternately(runs, flags.steps, flags.warmup)
     seconds = {name: statistics.median(values) for name, values in times.items()}
     if "ours" in seconds:
@@ -254,6 +313,10 @@ def main(argv=None) -> int:
         result["ratio"] = seconds["peer"] / seconds["ours"]
         per_step = [p / o for o, p in zip(times["ours"], times["peer"])]
         print(f"ratio flan-jax / HF: {result['ratio']:.2f}x (median steps; per-step pairs {min(per_step):.2f}-{max(per_step):.2f}x)")
+    if flags.breakdown:
+        result["breakdown_ms"] = print_breakdown(
+            our_pieces if "ours" in runs else {}, peer_pieces if "peer" in runs else {}, flags
+        )
     print("RESULT " + json.dumps(result))
     return 0
 
