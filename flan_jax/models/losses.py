@@ -11,24 +11,6 @@ import jax
 import jax.numpy as jnp
 
 
-def cross_entropy_with_logits(logits: jax.Array, soft_targets: jax.Array, z_loss: float) -> tuple[jax.Array, jax.Array]:
-    """Per-token cross entropy against soft targets, plus z_loss * log(Z)^2.
-
-    Args:
-      logits: [..., vocab] float logits.
-      soft_targets: [..., vocab] target distribution (one-hot or smoothed).
-      z_loss: coefficient of the log(Z)^2 penalty.
-    Returns:
-      (cross entropy + z-loss, z-loss), both [...]: t5x's `cross_entropy_with_logits`.
-    """
-    logits = logits.astype(jnp.float32)
-    log_z = jax.nn.logsumexp(logits, axis=-1)
-    log_softmax = logits - log_z[..., None]
-    loss = -jnp.sum(soft_targets * log_softmax, axis=-1)
-    total_z_loss = z_loss * jnp.square(log_z)
-    return loss + total_z_loss, total_z_loss
-
-
 def label_smoothing_constants(vocab_size: int, label_smoothing: float) -> tuple[float, float, float]:
     """(confidence, low_confidence, normalizing_constant) as t5x computes them.
 
@@ -59,8 +41,8 @@ def weighted_token_losses(logits: jax.Array, targets: jax.Array, weights: Option
     """
     vocab_size = logits.shape[-1]
     confidence, low_confidence, normalizing_constant = label_smoothing_constants(vocab_size, label_smoothing)
-    # The same value as cross_entropy_with_logits against the smoothed one-hot targets, which
-    # sum to 1: -sum(soft * (logits - log_z)) = log_z - (confidence - low) * logits[target]
+    # The same value as t5x's cross_entropy_with_logits against the smoothed one-hot targets,
+    # which sum to 1: -sum(soft * (logits - log_z)) = log_z - (confidence - low) * logits[target]
     # - low * sum(logits), so no [batch, length, vocab] target tensor is built.
     logits = logits.astype(jnp.float32)
     log_z = jax.nn.logsumexp(logits, axis=-1)

@@ -46,10 +46,11 @@ def test_smoothing_constant_makes_smoothed_targets_zero_loss():
 
 def test_z_loss_is_log_z_squared():
     logits = np.array([[[2.0, 0.0, -1.0]]], np.float32)
-    total, z = losses.cross_entropy_with_logits(logits, np.eye(3, dtype=np.float32)[None, None, 0], 0.5)
+    got = losses.weighted_token_losses(logits, np.array([[0]]), None, z_loss=0.5)
     log_z = np.log(np.exp(logits).sum())
-    np.testing.assert_allclose(float(z[0, 0]), 0.5 * log_z**2, rtol=1e-6)
-    np.testing.assert_allclose(float(total[0, 0]), (log_z - 2.0) + 0.5 * log_z**2, rtol=1e-6)
+    np.testing.assert_allclose(float(got["z_loss_sum"]), 0.5 * log_z**2, rtol=1e-6)
+    total = float(got["cross_entropy_sum"]) + float(got["z_loss_sum"])
+    np.testing.assert_allclose(total, (log_z - 2.0) + 0.5 * log_z**2, rtol=1e-6)
 
 
 def test_token_log_likelihoods():
