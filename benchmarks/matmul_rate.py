@@ -1,23 +1,112 @@
-"""One matrix product, XLA (jax.jit) against torch, in GFLOP/s: the kernel both train steps spend
+"""Matrix products, XLA (jax.jit) against torch, in GFLOP/s: the kernel both train steps spend
 most of their time in, so it bounds how far a jitted step can outrun an eager one on a machine.
 
-Default shape: T5-small's feed-forward input projection for batch 8 x 256 tokens
-([2048, 512] x [512, 1024]). bfloat16 multiplies bfloat16 inputs and sums in float32 on both
-sides (`preferred_element_type=float32` in JAX, as flan_jax's projections do; torch's bf16 GEMM
-accumulates in float32 itself).
+One product here (default shape: T5-small's feed-forward input projection for batch 8 x 256
+tokens, [2048, 512] x [512, 1024]); `train_throughput.py --products` times every product of the
+compiled train step this way, each alone. bfloat16 multiplies bfloat16 inputs and sums in float32
+on both sides (`preferred_element_type=float32` in JAX, as flan_jax's projections do; torch's
+bf16 GEMM accumulates in float32 itself).
 
     python benchmarks/matmul_rate.py [--m 2048 --k 512 --n 1024] [--dtype bfloat16]
 """
 import argparse
+import collections
+import dataclasses
+import math
 import os
-import statistics
+import re
 import sys
 import timeit
 
 
-def median_seconds(run, repeats: int) -> float:
-    run()  # compile / warm up
-    return statistics.median(timeit.repeat(run, number=1, repeat=repeats))
+@dataclasses.dataclass(frozen=True)
+class Product:
+    """One `lax.dot_general`: operand shapes, dimension numbers as XLA writes them, operand dtype."""
+
+    lhs: tuple[int, ...]
+    rhs: tuple[int, ...]
+    lhs_contracting: tuple[int, ...]
+    rhs_contracting: tuple[int, ...]
+    lhs_batch: tuple[int, ...] = ()
+    rhs_batch: tuple[int, ...] = ()
+    dtype: str = "float32"
+
+    @property
+    def flop(self) -> int:
+        contracted = math.prod(self.lhs[d] for d in self.lhs_contracting)
+        lhs_free = math.prod(n for d, n in enumerate(self.lhs) if d not in self.lhs_contracting)
+        rhs_free = math.prod(n for d, n in enumerate(self.rhs) if d not in self.rhs_contracting + self.rhs_batch)
+        return 2 * lhs_free * rhs_free * contracted
+
+    def __str__(self) -> str:
+        return f"{list(self.lhs)} x {list(self.rhs)} contracting {self.lhs_contracting}/{self.rhs_contracting}" + (
+            f" batch {self.lhs_batch}/{self.rhs_batch}" if self.lhs_batch else ""
+        )
+
+
+_HLO_DTYPES = {"f32": "float32", "bf16": "bfloat16"}
+_DOT = re.compile(
+    r"= \w+\[[\d,]*\]\S* dot\(%(?P<lhs>[\w.\-]+), %(?P<rhs>[\w.\-]+)\)"
+    r"(?:, lhs_batch_dims=\{(?P<lb>[\d,]*)\})?, lhs_contracting_dims=\{(?P<lc>[\d,]*)\}"
+    r"(?:, rhs_batch_dims=\{(?P<rb>[\d,]*)\})?, rhs_contracting_dims=\{(?P<rc>[\d,]*)\}"
+)
+
+
+def products_in_hlo(text: str) -> collections.Counter:
+    """Every dot of an optimized HLO module (fused or not), counted by `Product`."""
+    shapes = {name: (dtype, dims) for name, dtype, dims in re.findall(r"%([\w.\-]+) = (\w+)\[([\d,]*)\]", text)}
+
+    def dims(text):
+        return tuple(int(d) for d in text.split(",")) if text else ()
+
+    found = collections.Counter()
+    for match in _DOT.finditer(text):
+        (dtype, lhs), (_, rhs) = shapes[match["lhs"]], shapes[match["rhs"]]
+        found[Product(dims(lhs), dims(rhs), dims(match["lc"]), dims(match["rc"]), dims(match["lb"]), dims(match["rb"]),
+                      _HLO_DTYPES.get(dtype, dtype))] += 1
+    return found
+
+
+def best_seconds(run, repeats: int, wait=lambda result: result) -> float:
+    """Seconds of one `run()`, the best of `repeats` (on a shared machine the others measure the
+    neighbours). Calls are repeated back to back before `wait`ing on the last (at least 20 ms of
+    them), so that JAX's asynchronous dispatch overlaps small products."""
+    wait(run())  # compile / warm up
+    number = max(1, int(0.02 / timeit.timeit(lambda: wait(run()), number=1)))
+
+    def runs():
+        for _ in range(number - 1):
+            run()
+        wait(run())
+
+    return min(timeit.repeat(runs, number=1, repeat=repeats)) / number
+
+
+def xla_seconds(product: Product, repeats: int) -> float:
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones(product.lhs, product.dtype) * 0.5
+    b = jnp.ones(product.rhs, product.dtype) * 0.5
+    dimension_numbers = ((product.lhs_contracting, product.rhs_contracting), (product.lhs_batch, product.rhs_batch))
+    run = jax.jit(lambda a, b: jax.lax.dot_general(a, b, dimension_numbers, preferred_element_type=jnp.float32))
+    return best_seconds(lambda: run(a, b), repeats, wait=jax.block_until_ready)
+
+
+def torch_seconds(product: Product, repeats: int) -> float:
+    """The same product as torch's batched GEMM on contiguous [batch, m, k] x [batch, k, n] operands
+    (an eager step lays its operands out for the GEMM it calls)."""
+    import torch
+
+    def as_bmm(shape, batch, contracting, contracting_last):
+        free = [d for d in range(len(shape)) if d not in batch + contracting]
+        size = lambda dims: math.prod(shape[d] for d in dims)  # noqa: E731
+        inner = (size(free), size(contracting)) if contracting_last else (size(contracting), size(free))
+        return torch.full((size(batch), *inner), 0.5, dtype=getattr(torch, product.dtype))
+
+    a = as_bmm(product.lhs, product.lhs_batch, product.lhs_contracting, True)
+    b = as_bmm(product.rhs, product.rhs_batch, product.rhs_contracting, False)
+    return best_seconds(lambda: torch.bmm(a, b), repeats)
 
 
 def main(argv=None) -> int:
@@ -31,28 +120,14 @@ def main(argv=None) -> int:
     flags = parser.parse_args(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
     import jax
-    import jax.numpy as jnp
-    import numpy as np
     import torch
 
     torch.set_num_threads(flags.threads)
-    rng = np.random.default_rng(0)
-    lhs = rng.normal(size=(flags.m, flags.k)).astype(np.float32)
-    rhs = rng.normal(size=(flags.k, flags.n)).astype(np.float32)
-    flop = 2 * flags.m * flags.k * flags.n
-
-    dtype = jnp.dtype(flags.dtype)
-    product = jax.jit(lambda a, b: jnp.dot(a, b, preferred_element_type=jnp.float32).astype(dtype))
-    a, b = jnp.asarray(lhs, dtype), jnp.asarray(rhs, dtype)
-    ours = median_seconds(lambda: product(a, b).block_until_ready(), flags.repeats)
-
-    torch_dtype = torch.bfloat16 if flags.dtype == "bfloat16" else torch.float32
-    ta, tb = torch.from_numpy(lhs).to(torch_dtype), torch.from_numpy(rhs).to(torch_dtype)
-    peer = median_seconds(lambda: ta @ tb, flags.repeats)
-
-    print(f"[{flags.m}, {flags.k}] x [{flags.k}, {flags.n}] {flags.dtype} on {jax.devices()[0].device_kind}")
+    product = Product((flags.m, flags.k), (flags.k, flags.n), (1,), (0,), dtype=flags.dtype)
+    ours, peer = xla_seconds(product, flags.repeats), torch_seconds(product, flags.repeats)
+    print(f"{product} {flags.dtype} on {jax.devices()[0].device_kind}")
     for name, seconds in (("XLA (jax.jit)", ours), (f"torch ({flags.threads} threads)", peer)):
-        print(f"{name:24s} {flop / seconds / 1e9:8.1f} GFLOP/s")
+        print(f"{name:24s} {product.flop / seconds / 1e9:8.1f} GFLOP/s")
     print(f"ratio XLA / torch: {peer / ours:.2f}x")
     return 0
 

@@ -12,7 +12,8 @@ timed alternately (one of ours, one of theirs, repeated) and the medians compare
 change hits both. Prints tokens/s (input + target tokens) of each, their ratio and our achieved
 GFLOP/s (XLA's cost analysis of the compiled step), and a last `RESULT {json}` line.
 `--breakdown` also times each side's forward, forward + backward and optimizer update on their
-own, to show where a difference comes from.
+own, to show where a difference comes from; `--products` times every matrix product of our
+compiled step alone (XLA and torch, benchmarks/matmul_rate.py), the floor under our step.
 
 Needs jax, flax, optax (and torch + transformers for the peer), not seqio or TensorFlow, so it
 also runs on accelerator machines without them (see benchmarks/gpu_suite.py).
@@ -71,6 +72,11 @@ def parse_flags(argv):
         "--breakdown", action="store_true",
         help="also time each side's forward, forward + backward and optimizer update on their own",
     )
+    parser.add_argument(
+        "--products", action="store_true",
+        help="also time every matrix product of our compiled step alone, in XLA and in torch (matmul_rate.py): "
+        "what the step would take if nothing but its products cost time",
+    )
     return parser.parse_args(argv)
 
 
@@ -107,7 +113,7 @@ def random_batch(vocab_size: int, batch: int, input_len: int, target_len: int, s
 
 
 def our_step(dims: dict, batch, flags):
-    """(run one step and wait, GFLOP per step) for `steps.jit_train_step`."""
+    """(run one step and wait, the compiled step, its pieces) for `steps.jit_train_step`."""
     import jax
 
     from flan_jax.models import model as models_lib
@@ -134,10 +140,6 @@ def our_step(dims: dict, batch, flags):
     # Run the compiled executable itself: calling `step` again would compile a second time.
     compiled = step.lower(state, device_batch, rng).compile()
     print(f"flan-jax step compiled in {time.perf_counter() - start:.1f} s", flush=True)
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    # The cost analysis of an SPMD program counts one device's share.
-    gflop = float((cost or {}).get("flops", 0.0)) * flags.devices / 1e9
     holder = [state]
 
     def run():
@@ -145,7 +147,33 @@ def our_step(dims: dict, batch, flags):
         jax.block_until_ready(metrics)
 
     parts = our_parts(model, optimizer, state, device_batch) if flags.breakdown else {}
-    return run, gflop, parts
+    return run, compiled, parts
+
+
+def compiled_gflop(compiled, devices: int) -> float:
+    """XLA's count of a compiled step's floating point work (an SPMD program's counts one device's share)."""
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float((cost or {}).get("flops", 0.0)) * devices / 1e9
+
+
+def print_products(compiled, flags) -> dict:
+    """Every matrix product of our compiled step (one device's share), each timed alone in XLA and
+    torch: their sum is what the step would take if nothing else cost time."""
+    import matmul_rate
+
+    products = matmul_rate.products_in_hlo(compiled.as_text())
+    totals = {"ours": 0.0, "torch": 0.0}
+    for product, count in sorted(products.items(), key=lambda item: -item[0].flop * item[1]):
+        seconds = {"ours": matmul_rate.xla_seconds(product, 3), "torch": matmul_rate.torch_seconds(product, 3)}
+        for side in totals:
+            totals[side] += count * seconds[side]
+        print(f"  {count:3d} x {str(product):62s} XLA {product.flop / seconds['ours'] / 1e9:6.1f}  "
+              f"torch {product.flop / seconds['torch'] / 1e9:6.1f} GFLOP/s")
+    gflop = sum(product.flop * count for product, count in products.items()) / 1e9
+    print(f"matrix products of our step ({sum(products.values())}, {gflop:.1f} GFLOP), each alone: "
+          f"XLA {totals['ours'] * 1e3:.1f} ms, torch {totals['torch'] * 1e3:.1f} ms")
+    return {side: seconds * 1e3 for side, seconds in totals.items()}
 
 
 def our_parts(model, optimizer, state, batch) -> dict:
@@ -291,8 +319,8 @@ def main(argv=None) -> int:
     runs, result = {}, {"model": flags.model, "dtype": flags.dtype, "batch": flags.batch,
                         "input_len": flags.input_len, "target_len": flags.target_len, "tokens_per_step": tokens}
     if flags.side in ("both", "ours"):
-        runs["ours"], gflop, our_pieces = our_step(dims, batch, flags)
-        result["gflop_per_step"] = gflop
+        runs["ours"], compiled, our_pieces = our_step(dims, batch, flags)
+        result["gflop_per_step"] = gflop = compiled_gflop(compiled, flags.devices)
     if flags.side in ("both", "peer"):
         runs["peer"], peer_device, peer_pieces = peer_step(dims, batch, flags)
     times = time_alternately(runs, flags.steps, flags.warmup)
@@ -317,6 +345,11 @@ def main(argv=None) -> int:
         result["breakdown_ms"] = print_breakdown(
             our_pieces if "ours" in runs else {}, peer_pieces if "peer" in runs else {}, flags
         )
+    if flags.products and "ours" in runs:
+        result["products_alone_ms"] = print_products(compiled, flags)
+        if "peer" in seconds and flags.devices == 1:  # with more, each device's share runs beside the others
+            result["ratio_if_only_products"] = seconds["peer"] * 1e3 / result["products_alone_ms"]["ours"]
+            print(f"ratio flan-jax / HF if our step took only its products' time: {result['ratio_if_only_products']:.2f}x")
     print("RESULT " + json.dumps(result))
     return 0
 

@@ -1,0 +1,43 @@
+"""benchmarks/matmul_rate.py: the products it finds in a compiled step are the step's own."""
+import importlib.util
+import math
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.fixture(scope="module")
+def matmul_rate():
+    spec = importlib.util.spec_from_file_location("matmul_rate", REPO / "benchmarks" / "matmul_rate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_products_in_hlo_finds_every_product_with_its_flops(matmul_rate):
+    def step(x, w, q, k):
+        hidden = jnp.tanh(x @ w)  # [6, 8] x [8, 16]
+        weight_gradient = jax.lax.dot_general(x, hidden, (((0,), (0,)), ((), ())))  # contracts the rows
+        scores = jnp.einsum("bhqd,bhkd->bhqk", q, k)  # batched over b and h
+        return hidden.sum() + weight_gradient.sum() + scores.sum()
+
+    args = (jnp.ones((6, 8)), jnp.ones((8, 16)), jnp.ones((2, 3, 5, 4)), jnp.ones((2, 3, 7, 4)))
+    compiled = jax.jit(step).lower(*args).compile()
+
+    products = matmul_rate.products_in_hlo(compiled.as_text())
+
+    assert sum(products.values()) == 3
+    assert {p.dtype for p in products} == {"float32"}
+    assert sorted(p.flop for p in products) == sorted([2 * 6 * 8 * 16, 2 * 8 * 16 * 6, 2 * 2 * 3 * 5 * 7 * 4])
+    assert [p.lhs_batch for p in products if p.lhs_batch] == [(0, 1)]
+
+
+def test_torch_runs_the_same_product_as_xla(matmul_rate):
+    pytest.importorskip("torch")
+    product = matmul_rate.Product((2, 3, 5, 4), (2, 3, 4, 7), (3,), (2,), (0, 1), (0, 1))
+    for seconds in (matmul_rate.xla_seconds(product, 1), matmul_rate.torch_seconds(product, 1)):
+        assert 0 < seconds < 1 and math.isfinite(seconds)
