@@ -95,18 +95,23 @@ def xla_seconds(product: Product, repeats: int) -> float:
 
 def torch_seconds(product: Product, repeats: int) -> float:
     """The same product as torch's batched GEMM on contiguous [batch, m, k] x [batch, k, n] operands
-    (an eager step lays its operands out for the GEMM it calls)."""
+    (an eager step lays its operands out for the GEMM it calls), on the device the peer step uses
+    (CUDA when there is one, as JAX's default device is then the GPU too)."""
     import torch
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def as_bmm(shape, batch, contracting, contracting_last):
         free = [d for d in range(len(shape)) if d not in batch + contracting]
         size = lambda dims: math.prod(shape[d] for d in dims)  # noqa: E731
         inner = (size(free), size(contracting)) if contracting_last else (size(contracting), size(free))
-        return torch.full((size(batch), *inner), 0.5, dtype=getattr(torch, product.dtype))
+        return torch.full((size(batch), *inner), 0.5, dtype=getattr(torch, product.dtype), device=device)
 
     a = as_bmm(product.lhs, product.lhs_batch, product.lhs_contracting, True)
     b = as_bmm(product.rhs, product.rhs_batch, product.rhs_contracting, False)
-    return best_seconds(lambda: torch.bmm(a, b), repeats)
+    # CUDA kernels run asynchronously: wait for the last one; CPU products are done on return.
+    wait = (lambda result: torch.cuda.synchronize()) if device.type == "cuda" else (lambda result: result)
+    return best_seconds(lambda: torch.bmm(a, b), repeats, wait=wait)
 
 
 def main(argv=None) -> int:

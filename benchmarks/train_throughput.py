@@ -157,7 +157,7 @@ def compiled_gflop(compiled, devices: int) -> float:
     return float((cost or {}).get("flops", 0.0)) * devices / 1e9
 
 
-def print_products(compiled, flags) -> dict:
+def print_products(compiled) -> dict:
     """Every matrix product of our compiled step (one device's share), each timed alone in XLA and
     torch: their sum is what the step would take if nothing else cost time."""
     import matmul_rate
@@ -346,7 +346,7 @@ def main(argv=None) -> int:
             our_pieces if "ours" in runs else {}, peer_pieces if "peer" in runs else {}, flags
         )
     if flags.products and "ours" in runs:
-        result["products_alone_ms"] = print_products(compiled, flags)
+        result["products_alone_ms"] = print_products(compiled)
         if "peer" in seconds and flags.devices == 1:  # with more, each device's share runs beside the others
             result["ratio_if_only_products"] = seconds["peer"] * 1e3 / result["products_alone_ms"]["ours"]
             print(f"ratio flan-jax / HF if our step took only its products' time: {result['ratio_if_only_products']:.2f}x")
