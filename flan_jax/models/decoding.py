@@ -8,13 +8,24 @@ Outputs keep EOS and hold 0 after it.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional, get_args
 
 import jax
 import jax.numpy as jnp
 
 Cache = Any
 TokensToLogits = Callable[[jax.Array, Cache], tuple[jax.Array, Cache]]
+
+# How a model decodes (t5x's names): the model's `predict_batch(method=...)` and the evaluator's
+# `DecodeOptions.method` (gin: `evaluation.DecodeOptions.method`) take exactly these.
+DecodeMethod = Literal["greedy", "beam_search", "sample"]
+DECODE_METHODS: tuple[str, ...] = get_args(DecodeMethod)
+
+
+def check_method(method: str, where: str) -> None:
+    """Raises naming `where` (the argument or gin binding) and the accepted methods."""
+    if method not in DECODE_METHODS:
+        raise ValueError(f"{where}={method!r} is not a decode method; choose one of {DECODE_METHODS}.")
 
 # Stand-in for log(0) that keeps arithmetic finite (-inf - -inf would be NaN).
 NEG_INF = -1.0e7

@@ -73,3 +73,15 @@ def _target_logit(logits: jax.Array, targets: jax.Array) -> jax.Array:
     gradient stays elementwise, where a gather's would be a scatter)."""
     is_target = targets[..., None].astype(jnp.int32) == jnp.arange(logits.shape[-1], dtype=jnp.int32)
     return jnp.sum(jnp.where(is_target, logits, 0.0), axis=-1)
+
+
+def loss_normalizer(weight_sum: jax.Array, loss_normalizing_factor: Optional[float]) -> jax.Array:
+    """What the summed token loss is divided by: the factor when set, else the batch's summed weights.
+
+    t5x's rule: None averages over the batch's weighted tokens (at least 1, so an all-padding
+    batch gives loss 0, not NaN); a number is a fixed normaliser (e.g. batch x target length).
+    The model's loss and micro-batch accumulation both call this, so they agree by construction.
+    """
+    if loss_normalizing_factor is None:
+        return jnp.maximum(weight_sum, 1.0)
+    return jnp.float32(loss_normalizing_factor)

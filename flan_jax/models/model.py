@@ -22,7 +22,6 @@ PyTree = Any
 
 _REQUIRED_KEYS = ("encoder_input_tokens", "decoder_input_tokens", "decoder_target_tokens")
 _OPTIONAL_KEYS = ("encoder_segment_ids", "decoder_segment_ids", "encoder_positions", "decoder_positions")
-PREDICT_METHODS = ("greedy", "beam_search", "sample")
 
 
 class _EncDecFeatureConverter:
@@ -119,10 +118,7 @@ class EncoderDecoderModel:
         sums = losses.weighted_token_losses(
             logits, batch["decoder_target_tokens"], weights, z_loss=self.z_loss, label_smoothing=self.label_smoothing
         )
-        if self.loss_normalizing_factor is None:
-            normaliser = jnp.maximum(sums["weight_sum"], 1.0)
-        else:
-            normaliser = jnp.float32(self.loss_normalizing_factor)
+        normaliser = losses.loss_normalizer(sums["weight_sum"], self.loss_normalizing_factor)
         loss = (sums["cross_entropy_sum"] + sums["z_loss_sum"]) / normaliser
         return loss, sums
 
@@ -157,7 +153,8 @@ class EncoderDecoderModel:
         )
         return variables["cache"]
 
-    def predict_batch(self, params: PyTree, batch: Batch, rng: Optional[jax.Array] = None, *, method: str = "greedy",
+    def predict_batch(self, params: PyTree, batch: Batch, rng: Optional[jax.Array] = None, *,
+                      method: decoding.DecodeMethod = "greedy",
                       num_beams: int = 4, alpha: float = 0.6, temperature: float = 1.0, top_k: int = 0) -> jax.Array:
         """int32 [batch, decode_len] predictions (decode_len = decoder_input_tokens' length).
 
@@ -171,8 +168,7 @@ class EncoderDecoderModel:
         Returns:
           tokens with EOS kept and zeros after it.
         """
-        if method not in PREDICT_METHODS:
-            raise ValueError(f"predict_batch: unknown method {method!r}; choose one of {PREDICT_METHODS}")
+        decoding.check_method(method, "predict_batch(method)")
         encoder_tokens = batch["encoder_input_tokens"]
         batch_size, decode_length = batch["decoder_input_tokens"].shape
         eos_id = self.output_vocabulary.eos_id

@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from flan_jax.models import losses
+
 PyTree = Any
 
 
@@ -167,8 +169,5 @@ def accumulate_gradients(
         jax.eval_shape(microbatch_grads, 0, jax.tree.map(lambda x: x[0], microbatches)),
     )
     (total, grads, aux), _ = jax.lax.scan(body, zeros, (jnp.arange(num_microbatches), microbatches))
-    if loss_normalizing_factor is None:
-        normaliser = jnp.maximum(aux["weight_sum"], 1.0)
-    else:
-        normaliser = jnp.float32(loss_normalizing_factor)
+    normaliser = losses.loss_normalizer(aux["weight_sum"], loss_normalizing_factor)
     return total / normaliser, jax.tree.map(lambda g: g / normaliser, grads), aux
