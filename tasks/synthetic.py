@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import seqio
 
 from flan_jax.data import formats as formats_lib
-from flan_jax.data import registry
+from flan_jax.data import registry, sources
 from flan_jax.data.templates import Template, TemplateSet, chain_of_thought
 
 COLLECTION = "synthetic"
@@ -703,8 +703,8 @@ for _family in FAMILIES:
 del _family
 
 
-def family_source(family: Family, num_examples=None, seed: int = 0) -> formats_lib.GeneratorSource:
-    return formats_lib.GeneratorSource(PREFIX + family.name, family.make, num_examples or NUM_EXAMPLES, seed,
+def family_source(family: Family, num_examples=None, seed: int = 0) -> sources.GeneratorSource:
+    return sources.GeneratorSource(PREFIX + family.name, family.make, num_examples or NUM_EXAMPLES, seed,
                                        disjoint=family.disjoint)
 
 

@@ -1,5 +1,6 @@
 """Every gin file under gin/ parses against the registered configurables and opens with a header."""
 import pathlib
+import re
 
 import gin
 import pytest
@@ -42,3 +43,20 @@ def test_finetune_gin_has_flan_t5_defaults(fresh_gin):
     assert gin.query_parameter("%TASK_FEATURE_LENGTHS") == {"inputs": 2048, "targets": 512}
     assert gin.query_parameter("%PACKING") is True
     assert gin.query_parameter("%USE_CACHED_TASKS") is False
+
+
+def test_documented_decode_methods_are_the_accepted_ones():
+    """The gin files' comments list `evaluation.DecodeOptions.method` values: exactly the model's."""
+    from flan_jax.eval import evaluator
+    from flan_jax.models import decoding
+
+    documented = set()
+    for path in GIN_FILES:
+        for line in path.read_text().splitlines():
+            if line.startswith("#") and "DecodeOptions" in line and "|" in line:
+                documented |= set(re.findall(r"'(\w+)'", line))
+    assert documented == set(decoding.DECODE_METHODS)
+    for method in documented:
+        assert evaluator.DecodeOptions(method=method).method == method
+    with pytest.raises(ValueError, match=r"evaluation.DecodeOptions.method='beam'.*'beam_search'"):
+        evaluator.DecodeOptions(method="beam")

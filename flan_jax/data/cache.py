@@ -21,7 +21,7 @@ from typing import Sequence
 import seqio
 import tensorflow as tf
 
-from flan_jax.data import pipeline
+from flan_jax.data import registry
 
 DEFAULT_MODULES = ("flan_jax_tasks.mixtures",)
 
@@ -47,8 +47,7 @@ def add_cache_dirs(cache_dirs: Sequence[str]) -> None:
 
 def cacheable_tasks(name: str) -> tuple[list[seqio.Task], list[str]]:
     """The tasks of `name` that can be cached, and the names of those that cannot (no placeholder)."""
-    root = pipeline.get_mixture_or_task(name)
-    tasks = root.tasks if isinstance(root, seqio.Mixture) else [root]
+    tasks = registry.tasks_of(name)
     return [t for t in tasks if t.supports_caching], [t.name for t in tasks if not t.supports_caching]
 
 

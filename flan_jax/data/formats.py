@@ -26,10 +26,10 @@ import dataclasses
 import random
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-import numpy as np
 import seqio
 import tensorflow as tf
 
+from flan_jax.data import sources
 from flan_jax.data import templates as templates_lib
 
 STANDARD, CHAIN_OF_THOUGHT, INVERSION = "standard", "cot", "inversion"
@@ -197,46 +197,6 @@ def render_example(
     return {"inputs": inputs, "targets": targets, "template_idx": template_idx, "num_exemplars": num_exemplars}
 
 
-def to_python(value: Any) -> Any:
-    """A tf/numpy example value as plain Python: bytes -> str, arrays -> lists, dicts recursed."""
-    if isinstance(value, Mapping):
-        return {k: to_python(v) for k, v in value.items()}
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray):
-        return [to_python(v) for v in value.tolist()] if value.ndim else to_python(value.item())
-    if isinstance(value, (list, tuple)):
-        return [to_python(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def iter_source_examples(
-    source: seqio.DataSource,
-    split: str,
-    shuffle: bool = False,
-    seed: int | None = None,
-    shard_info: seqio.ShardInfo | None = None,
-) -> Iterator[dict[str, Any]]:
-    """The examples of a seqio source as Python dicts (one shard of them when `shard_info`).
-
-    Sources that define `iter_examples(split, shuffle, seed, shard_info)` (TemplatedSource,
-    GeneratorSource, the Python-native sources) are read without a tf.data round trip.
-    """
-    if hasattr(source, "iter_examples"):
-        yield from source.iter_examples(split, shuffle=shuffle, seed=seed, shard_info=shard_info)
-        return
-    index_shard = None
-    if shard_info is not None and shard_info.num_shards > 1:
-        if not (source.supports_arbitrary_sharding or len(source.list_shards(split)) >= shard_info.num_shards):
-            index_shard, shard_info = shard_info, None
-    dataset = source.get_dataset(split=split, shuffle=shuffle, seed=seed, shard_info=shard_info)
-    for i, example in enumerate(dataset.as_numpy_iterator()):
-        if index_shard is None or i % index_shard.num_shards == index_shard.index:
-            yield to_python(example)
-
-
 class TemplatedSource(seqio.DataSource):
     """A seqio DataSource that renders another source's examples in one format.
 
@@ -296,7 +256,7 @@ class TemplatedSource(seqio.DataSource):
     def examples(self, split: str, shard_info: seqio.ShardInfo | None = None,
                  shuffle: bool = False, seed: int | None = None) -> Iterator[dict[str, Any]]:
         """The prepared fields of the base source's examples (Python dicts)."""
-        for raw in iter_source_examples(self.base, split, shuffle=shuffle, seed=seed, shard_info=shard_info):
+        for raw in sources.iter_examples(self.base, split, shuffle=shuffle, seed=seed, shard_info=shard_info):
             fields = self.prepare(raw) if self.prepare else raw
             if fields is not None:
                 yield fields
@@ -338,18 +298,15 @@ class TemplatedSource(seqio.DataSource):
 
     def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
                       shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
-        """This shard's rendered examples (what `get_dataset` serves), as Python dicts.
-
-        The same contract as the Python-native sources' `iter_examples`, so readers of Python
-        examples (`iter_source_examples`, the pipeline's Python path) need not tell them apart.
-        """
-        self._check_split(split)
+        """This shard's rendered examples (what `get_dataset` serves), as Python dicts: the
+        `sources.ExampleSource` contract, so readers of Python examples need not tell it apart."""
+        sources.check_split("Task", self.task_name, split, self.splits)
         for fields in self.examples(split, shard_info=shard_info, shuffle=shuffle, seed=seed):
             yield self.render(fields)
 
-    def _check_split(self, split: str) -> None:
-        if split not in self.splits:
-            raise ValueError(f"Task {self.task_name!r} has no split {split!r}; splits: {list(self.splits)}.")
+    def unavailable_reason(self) -> str | None:
+        """The base source's answer: rendering needs nothing else."""
+        return sources.unavailable_reason(self.base)
 
     def get_dataset(
         self,
@@ -363,7 +320,7 @@ class TemplatedSource(seqio.DataSource):
         num_epochs: int | None = 1,
     ) -> tf.data.Dataset:
         del sequence_length, use_cached, num_epochs  # seqio repeats and trims downstream.
-        self._check_split(split)
+        sources.check_split("Task", self.task_name, split, self.splits)
         if seed is not None and not isinstance(seed, int):
             seed = int(seed)  # seqio may pass a scalar tensor.
         # Chunks of rendered examples cross into tf.data at once and are unbatched there: the
@@ -396,87 +353,3 @@ OUTPUT_SIGNATURE = {
     "_template_idx": tf.TensorSpec([], tf.int64),
     "_template_type": tf.TensorSpec([], tf.string),
 }
-
-
-class GeneratorSource(seqio.DataSource):
-    """Procedurally generated examples: `make(rng) -> fields`, deterministic from a seed.
-
-    Example i of a split is drawn from `random.Random(stable_hash(name, seed, split, i, try))`,
-    so any example can be regenerated alone (and any shard, without the others). Splits are
-    disjoint by content: an example belongs to "validation" iff a hash of its fields falls in
-    one of `validation_buckets` out of 10 buckets, and draws landing in the other split are
-    redrawn. Generators with a tiny output space (e.g. "true AND false": 4 examples) pass
-    `disjoint=False`: their splits are independent draws from the same distribution. Sizes
-    are nominal (for examples-proportional mixing) and may be made as large as wanted; the
-    generator has no limit of its own.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        make: Callable[[random.Random], dict[str, Any]],
-        num_examples: Mapping[str, int] = {"train": 10_000, "validation": 500},  # noqa: B006
-        seed: int = 0,
-        validation_buckets: int = 1,
-        disjoint: bool = True,
-    ):
-        super().__init__(splits=tuple(num_examples), num_input_examples=dict(num_examples))
-        unknown = set(num_examples) - {"train", "validation"}
-        if unknown:
-            raise ValueError(f"GeneratorSource {name!r}: splits must be train/validation, got {sorted(unknown)}.")
-        self.name = name
-        self.make = make
-        self.seed = seed
-        self.validation_buckets = validation_buckets
-        self.disjoint = disjoint
-        self.fields = tuple(make(random.Random(seed)))
-
-    @property
-    def supports_arbitrary_sharding(self) -> bool:
-        return True
-
-    def list_shards(self, split: str) -> Sequence[str]:
-        return [split]
-
-    def example(self, split: str, index: int) -> dict[str, Any]:
-        """Example `index` of `split` (a pure function of name, seed, split and index)."""
-        for attempt in range(1000):
-            fields = self.make(random.Random(templates_lib.stable_hash(self.name, self.seed, split, index, attempt)))
-            in_validation = templates_lib.stable_hash(self.name, fields) % 10 < self.validation_buckets
-            if not self.disjoint or in_validation == (split == "validation"):
-                if set(fields) != set(self.fields):
-                    raise ValueError(f"GeneratorSource {self.name!r} made fields {sorted(fields)}, "
-                                     f"not the declared {sorted(self.fields)}.")
-                return fields
-        raise ValueError(f"GeneratorSource {self.name!r}: no {split} example in 1000 draws; "
-                         "the generator's output space is too small to split: pass disjoint=False.")
-
-    def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
-                      shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
-        """This shard's examples in index order (examples are i.i.d., so `shuffle` is moot)."""
-        del shuffle, seed
-        index, num_shards = (shard_info.index, shard_info.num_shards) if shard_info else (0, 1)
-        for i in range(index, self.num_input_examples(split), num_shards):
-            yield self.example(split, i)
-
-    def get_dataset(self, split: str = "train", shuffle: bool = True, seed: int | None = None,
-                    shard_info: seqio.ShardInfo | None = None, *, sequence_length=None,
-                    use_cached: bool = False, num_epochs: int | None = 1) -> tf.data.Dataset:
-        """The raw fields as tf.data (strings, ints, string lists); templated tasks skip this."""
-        del sequence_length, use_cached, num_epochs
-        sample = self.example("train", 0)
-        signature = {k: _spec_of(k, v, self.name) for k, v in sample.items()}
-        return tf.data.Dataset.from_generator(
-            lambda: self.iter_examples(split, shuffle, seed, shard_info), output_signature=signature)
-
-
-def _spec_of(key: str, value: Any, name: str) -> tf.TensorSpec:
-    if isinstance(value, str):
-        return tf.TensorSpec([], tf.string)
-    if isinstance(value, bool) or isinstance(value, int):
-        return tf.TensorSpec([], tf.int64)
-    if isinstance(value, float):
-        return tf.TensorSpec([], tf.float32)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tf.TensorSpec([None], tf.string)
-    raise ValueError(f"GeneratorSource {name!r}: field {key!r} has unsupported type {type(value).__name__}.")

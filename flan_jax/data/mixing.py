@@ -11,7 +11,6 @@ rate is the product of the normalised weights down its path (`leaf_rates`), so t
 any mixture sum to 1.
 """
 import dataclasses
-import difflib
 import logging
 import math
 import weakref
@@ -21,6 +20,7 @@ import seqio
 import tensorflow as tf
 
 from flan_jax.data import formats as formats_lib
+from flan_jax.data import registry, sources
 
 MixtureRate = float | Callable[[seqio.Task], float]
 
@@ -177,17 +177,13 @@ class CappedExamplesRate:
 
 
 def _lookup(name: str) -> seqio.Task | seqio.Mixture | None:
-    if name in seqio.MixtureRegistry.names():
-        return seqio.MixtureRegistry.get(name)
-    if name in seqio.TaskRegistry.names():
-        return seqio.TaskRegistry.get(name)
+    if name in seqio.MixtureRegistry.names() or name in seqio.TaskRegistry.names():
+        return registry.get_mixture_or_task(name)
     return None
 
 
 def _unknown(mixture: str, name: str) -> MixtureError:
-    known = list(seqio.TaskRegistry.names()) + list(seqio.MixtureRegistry.names())
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(close)}?" if close else " Register it before the mixture."
+    hint = registry.did_you_mean(name) or " Register it before the mixture."
     return MixtureError(f"mixture {mixture!r}: component {name!r} is not a registered task or mixture.{hint}")
 
 
@@ -470,18 +466,15 @@ def add_collections_mixture(
     return registered + [name]
 
 
-def data_available(task: seqio.Task, split: str = "train") -> tuple[bool, str]:
-    """Whether `task` has data for `split` here, judged without reading it, and why not.
+def missing_data_reason(task: seqio.Task, split: str = "train") -> str | None:
+    """Why `task` has no data for `split` here (None: it has), judged without reading it.
 
     Delegates to `sources.unavailable_reason` (TFDS: prepared files; NIv2 / CoT: the file exists;
     Hugging Face: the local cache), which reads no examples and never the network.
     """
-    from flan_jax.data import sources  # pylint: disable=import-outside-toplevel
-
     if split not in task.splits:
-        return False, f"no split {split!r} (has {', '.join(task.splits)})"
-    reason = sources.unavailable_reason(task.source)
-    return (False, reason) if reason else (True, "")
+        return f"no split {split!r} (has {', '.join(task.splits)})"
+    return sources.unavailable_reason(task.source)
 
 
 def _with_data(
@@ -491,8 +484,8 @@ def _with_data(
     none is, when none is."""
     present, absent = [], {}
     for t in tasks:
-        ok, reason = data_available(seqio.TaskRegistry.get(t.task), split)
-        if ok:
+        reason = missing_data_reason(seqio.TaskRegistry.get(t.task), split)
+        if reason is None:
             present.append(t)
         else:
             absent[t.task] = reason

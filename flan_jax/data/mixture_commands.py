@@ -3,8 +3,8 @@
     flan-jax mixture show flan2022 [--json]     every leaf task: collection, rate, examples, cap
     flan-jax mixture sample flan2022 -n 10000   empirical task frequencies vs rates
 
-`sample` draws tasks with the training pipeline's own sampler (`pipeline.TaskSampler`), so the
-check covers the code that feeds the trainer, without loading any task's data.
+`sample` draws tasks with the training pipeline's own draws (`sampling.TaskDraws`), so the
+check covers the code that feeds the trainer; drawing loads no task's data.
 """
 import argparse
 import dataclasses
@@ -17,7 +17,7 @@ import numpy as np
 import seqio
 from scipy import stats
 
-from flan_jax.data import mixing, pipeline, registry
+from flan_jax.data import mixing, registry, sampling
 
 DEFAULT_MODULES = ("flan_jax_tasks.mixtures",)
 
@@ -43,16 +43,16 @@ def leaf_rules(node: seqio.Task | seqio.Mixture) -> dict[str, mixing.MixtureRate
         if name in leaves and name not in seqio.MixtureRegistry.names():
             rules[name] = rate
         else:
-            rules.update(leaf_rules(pipeline.get_mixture_or_task(name)))
+            rules.update(leaf_rules(registry.get_mixture_or_task(name)))
     return rules
 
 
 def leaf_rows(name: str, split: str = "train") -> list[LeafRow]:
     """Every leaf task of `name` with its effective rate, example count and cap."""
-    root = pipeline.get_mixture_or_task(name)
+    root = registry.get_mixture_or_task(name)
     rates = mixing.leaf_rates(root)
     rules = leaf_rules(root)
-    tasks = {t.name: t for t in (root.tasks if isinstance(root, seqio.Mixture) else [root])}
+    tasks = {t.name: t for t in registry.tasks_of(root)}
     rows = []
     for task, rate in rates.items():
         rule = rules.get(task)
@@ -101,15 +101,12 @@ class SampleReport:
 
 def sample_frequencies(name: str, n: int, seed: int = 0) -> SampleReport:
     """Draws `n` tasks with the training sampler and compares the frequencies with the rates."""
-    rates = mixing.leaf_rates(pipeline.get_mixture_or_task(name))
+    rates = mixing.leaf_rates(registry.get_mixture_or_task(name))
     tasks = sorted(rates)
     probs = np.array([rates[t] for t in tasks])
 
-    def no_loading(task):
-        raise AssertionError(f"sampling task frequencies should not load {task.name}")
-
-    sampler = pipeline.TaskSampler(tasks, probs, no_loading, seed=seed, shuffle=True, mixture_name=name)
-    counts = np.bincount([sampler.next_task() for _ in range(n)], minlength=len(tasks))
+    draws = sampling.TaskDraws(probs, seed)
+    counts = np.bincount([next(draws) for _ in range(n)], minlength=len(tasks))
     expected = probs * n
     chi_square = float(np.sum((counts - expected) ** 2 / expected))
     return SampleReport(

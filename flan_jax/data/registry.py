@@ -34,6 +34,7 @@ removed, and still the original ones when a test restores a registry it had empt
 again with same-named tasks.
 """
 import dataclasses
+import difflib
 import logging
 import os
 import weakref
@@ -52,14 +53,21 @@ COLLECTIONS = ("flan2021", "t0sf", "niv2", "cot", "dialog", "synthetic", "held_o
 
 @dataclasses.dataclass(frozen=True)
 class TaskInfo:
-    """Where a registered task belongs.
+    """Where a registered task belongs, and what the input pipeline may assume of it.
 
     Attributes:
       task: the seqio task name.
-      family: the dataset / task family (the name without the format suffix).
-      collection: e.g. "flan2021", "synthetic".
+      family: the dataset / task family (the name without the format suffix); for a held-out
+        benchmark task, the benchmark ("mmlu_cot").
+      collection: e.g. "flan2021", "synthetic", "held_out".
       cluster: the task cluster (e.g. "nli"), for held-out-cluster experiments; None if unset.
       format: the format suffix ("zs_opt", ...), or None for tasks registered otherwise.
+      subtask: a held-out benchmark task's subtask ("virology"); None for other tasks.
+      data_dir: where a held-out benchmark task's files are (for its random-guess score).
+      tokenize_in_python: the task's source is a `sources.ExampleSource` yielding "inputs" and
+        "targets" strings and its preprocessing is exactly seqio's `tokenize` then
+        `append_eos_after_trim` (what `register_family` registers), so the input pipeline may do
+        that in Python instead of building a tf.data pipeline for the task.
     """
 
     task: str
@@ -67,6 +75,9 @@ class TaskInfo:
     collection: str
     cluster: str | None = None
     format: str | None = None
+    subtask: str | None = None
+    data_dir: str | None = None
+    tokenize_in_python: bool = False
 
 
 # seqio.Task object -> its info. Keyed by the object (seqio.Task compares by identity), so the
@@ -85,6 +96,41 @@ def info(task_name: str) -> TaskInfo | None:
     if task_name not in seqio.TaskRegistry.names():
         return None
     return _INDEX.get(seqio.TaskRegistry.get(task_name))
+
+
+def close_names(name: str, n: int = 5) -> list[str]:
+    """Registered task and mixture names close to `name`, closest first (for "did you mean")."""
+    known = list(seqio.TaskRegistry.names()) + list(seqio.MixtureRegistry.names())
+    return difflib.get_close_matches(name, known, n=n, cutoff=0.6)
+
+
+def did_you_mean(name: str) -> str:
+    """" Did you mean: a, b?" for the registered names close to `name`, or ""."""
+    close = close_names(name)
+    return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
+def get_mixture_or_task(name: str, hint: str = "Check MIXTURE_OR_TASK_NAME and that MIXTURE_OR_TASK_MODULE "
+                        "imports its registration.") -> seqio.Task | seqio.Mixture:
+    """The registered task or mixture `name`.
+
+    Raises:
+      ValueError: none is registered; the message suggests close names, then `hint` (what the
+        caller's user should check).
+    """
+    if name in seqio.MixtureRegistry.names():
+        return seqio.MixtureRegistry.get(name)
+    if name in seqio.TaskRegistry.names():
+        return seqio.TaskRegistry.get(name)
+    count = len(seqio.TaskRegistry.names()) + len(seqio.MixtureRegistry.names())
+    raise ValueError(f"No seqio task or mixture named {name!r} is registered ({count} are).{did_you_mean(name)} {hint}")
+
+
+def tasks_of(provider: str | seqio.Task | seqio.Mixture) -> list[seqio.Task]:
+    """A mixture's leaf tasks (sub-mixtures expanded, as seqio does), or [task] for a task."""
+    if isinstance(provider, str):
+        provider = get_mixture_or_task(provider)
+    return list(provider.tasks) if isinstance(provider, seqio.Mixture) else [provider]
 
 
 def collection_of(task_name: str) -> str | None:
@@ -223,7 +269,7 @@ def register_family(
             metric_fns=list(metric_fns),
             shuffle_buffer_size=shuffle_buffer_size,
         )
-        record(registered, TaskInfo(task, name, collection, cluster, fmt.suffix))
+        record(registered, TaskInfo(task, name, collection, cluster, fmt.suffix, tokenize_in_python=True))
     return names
 
 

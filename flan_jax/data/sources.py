@@ -1,8 +1,11 @@
-"""Data sources seqio lacks: the NIv2 task directory, Flan CoT TSV files, file releases, Hugging
-Face datasets; and whether a source's data is here (`unavailable_reason`).
+"""Data sources seqio lacks, behind one protocol: examples read in Python (`ExampleSource`).
 
-All read in Python and hand Python dicts to `formats.TemplatedSource` through
-`iter_examples` (no tf.data round trip); `get_dataset` still serves the raw fields as tf.data.
+Sources: the NIv2 task directory, Flan CoT TSV files, file releases, Hugging Face datasets and
+procedurally generated examples (`GeneratorSource`). Each is a `seqio.DataSource` that also
+answers `iter_examples` (Python dicts for `formats.TemplatedSource` and the input pipeline, no
+tf.data round trip) and `unavailable_reason` (whether its data is here, judged without reading
+it); `get_dataset` still serves the raw fields as tf.data. `iter_examples(source, ...)` reads
+any seqio source as Python dicts, ours directly and others through tf.data.
 
   * NIv2 (Super-NaturalInstructions v2, Wang et al. 2022) ships as a directory of task files
     `tasks/taskNNN_*.json` plus `splits/default/{train,test}_tasks.txt`. The full directory is
@@ -19,17 +22,19 @@ All read in Python and hand Python dicts to `formats.TemplatedSource` through
 """
 import dataclasses
 import functools
-import glob
 import json
 import os
 import pathlib
 import random
 import re
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
+import numpy as np
 import seqio
 import tensorflow as tf
-from tensorflow_datasets.core import constants as tfds_constants
+
+from flan_jax.data import availability
+from flan_jax.data import templates as templates_lib
 
 NIV2_ENV = "FLAN_JAX_NIV2_DIR"
 COT_ENV = "FLAN_JAX_COT_DIR"
@@ -76,24 +81,103 @@ def resolve_dir(data_dir: str | os.PathLike | None, env: str, what: str, url: st
     return path
 
 
-# --------------------------------------------------------------------------- Python-native base
-class PythonSource(seqio.DataSource):
-    """A seqio DataSource over examples read in Python (a file per split, parsed on demand).
+# --------------------------------------------------------------------------- the protocol
+@runtime_checkable
+class ExampleSource(Protocol):
+    """A seqio source read in Python: what `TemplatedSource` and the input pipeline read.
 
-    Subclasses implement `read(split) -> list of field dicts`. Examples are sharded by index
-    (any number of shards) and shuffled by a seeded permutation, so a shard is reproducible.
-    Counts are cached once known (the examples themselves are not: a mixture of 1,600 NIv2
-    tasks must not keep every file in memory).
+    Every source of this module and `formats.TemplatedSource` answers it. (Only methods are
+    listed: an `isinstance` check then never touches a property such as a TFDS source's
+    `splits`, which builds its builder.)
     """
 
-    def __init__(self, name: str, splits: Sequence[str], output_signature: Mapping[str, tf.TensorSpec]):
-        super().__init__(splits=tuple(splits), num_input_examples=None)
-        self.name = name
-        self.output_signature = dict(output_signature)
-        self._counts: dict[str, int] = {}
+    def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
+                      shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
+        """This shard's examples of `split` as Python dicts (a seeded order when shuffled).
 
-    def read(self, split: str) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        Raises:
+          ValueError: `split` is not one of the source's splits (`check_split`).
+        """
+
+    def unavailable_reason(self) -> str | None:
+        """Why the data cannot be read here without downloading (None: it can), judged without
+        reading examples or touching the network."""
+
+
+def check_split(kind: str, name: str, split: str, splits: Sequence[str]) -> None:
+    """Raises naming the task or source (`kind` `name`) and its splits when it lacks `split`."""
+    if split not in splits:
+        raise ValueError(f"{kind} {name!r} has no split {split!r}; its splits: {list(splits)}.")
+
+
+def shard(items: Sequence[Any], shard_info: seqio.ShardInfo | None) -> Sequence[Any]:
+    """This shard's items: every `num_shards`-th from `index` (any number of shards)."""
+    return items[shard_info.index::shard_info.num_shards] if shard_info else items
+
+
+def tensor_spec(value: Any, where: str) -> Any:
+    """A tf.TensorSpec (or nested dict of them) that holds `value`, a Python example value."""
+    if isinstance(value, Mapping):
+        return {k: tensor_spec(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, str):
+        return tf.TensorSpec([], tf.string)
+    if isinstance(value, bool):
+        return tf.TensorSpec([], tf.bool)
+    if isinstance(value, int):
+        return tf.TensorSpec([], tf.int64)
+    if isinstance(value, float):
+        return tf.TensorSpec([], tf.float32)
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, str) for v in value):
+            return tf.TensorSpec([None], tf.string)
+        if all(isinstance(v, (int, bool)) for v in value):
+            return tf.TensorSpec([None], tf.int64)
+        if all(isinstance(v, float) for v in value):
+            return tf.TensorSpec([None], tf.float32)
+    raise DataSourceError(f"Field {where!r} has a value tf.data cannot hold as one tensor ({type(value).__name__}); "
+                          "read it through iter_examples, or flatten it.")
+
+
+def to_python(value: Any) -> Any:
+    """A tf/numpy example value as plain Python: bytes -> str, arrays -> lists, dicts recursed."""
+    if isinstance(value, Mapping):
+        return {k: to_python(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):
+        return [to_python(v) for v in value.tolist()] if value.ndim else to_python(value.item())
+    if isinstance(value, (list, tuple)):
+        return [to_python(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def iter_examples(source: seqio.DataSource, split: str, shuffle: bool = False, seed: int | None = None,
+                  shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
+    """The examples of any seqio source as Python dicts (one shard of them when `shard_info`).
+
+    An `ExampleSource` is read directly; any other source through its tf.data `get_dataset`
+    (sharded by index where the source cannot shard that finely itself).
+    """
+    if isinstance(source, ExampleSource):
+        yield from source.iter_examples(split, shuffle=shuffle, seed=seed, shard_info=shard_info)
+        return
+    index_shard = None
+    if shard_info is not None and shard_info.num_shards > 1:
+        if not (source.supports_arbitrary_sharding or len(source.list_shards(split)) >= shard_info.num_shards):
+            index_shard, shard_info = shard_info, None
+    dataset = source.get_dataset(split=split, shuffle=shuffle, seed=seed, shard_info=shard_info)
+    for i, example in enumerate(dataset.as_numpy_iterator()):
+        if index_shard is None or i % index_shard.num_shards == index_shard.index:
+            yield to_python(example)
+
+
+class _IndexedSource(seqio.DataSource):
+    """What our sources share as seqio DataSources: any number of shards (by example index), one
+    shard list per split, the split check, and raw fields served as tf.data from `iter_examples`."""
+
+    name: str
 
     @property
     def supports_arbitrary_sharding(self) -> bool:
@@ -103,8 +187,49 @@ class PythonSource(seqio.DataSource):
         return [split]
 
     def _check_split(self, split: str) -> None:
-        if split not in self.splits:
-            raise ValueError(f"Source {self.name!r} has no split {split!r}; splits: {list(self.splits)}.")
+        check_split("Source", self.name, split, self.splits)
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def output_signature(self, split: str) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    def get_dataset(self, split: str = "train", shuffle: bool = True, seed: int | None = None,
+                    shard_info: seqio.ShardInfo | None = None, *, sequence_length=None,
+                    use_cached: bool = False, num_epochs: int | None = 1) -> tf.data.Dataset:
+        """The raw fields as tf.data (templated tasks read `iter_examples` instead)."""
+        del sequence_length, use_cached, num_epochs
+        self._check_split(split)
+        if seed is not None and not isinstance(seed, int):
+            seed = int(seed)  # seqio may pass a scalar tensor.
+        signature = dict(self.output_signature(split))
+        return tf.data.Dataset.from_generator(
+            lambda: ({k: ex[k] for k in signature} for ex in self.iter_examples(split, shuffle, seed, shard_info)),
+            output_signature=signature)
+
+
+# --------------------------------------------------------------------------- Python-native base
+class PythonSource(_IndexedSource):
+    """A seqio DataSource over examples read in Python (a file per split, parsed on demand).
+
+    Subclasses implement `read(split) -> list of field dicts`. Examples are sharded by index
+    (any number of shards) and shuffled by a seeded permutation, so a shard is reproducible.
+    Counts are cached once known (the examples themselves are not: a mixture of 1,600 NIv2
+    tasks must not keep every file in memory).
+    """
+
+    def __init__(self, name: str, splits: Sequence[str], signature: Mapping[str, tf.TensorSpec]):
+        super().__init__(splits=tuple(splits), num_input_examples=None)
+        self.name = name
+        self.signature = dict(signature)
+        self._counts: dict[str, int] = {}
+
+    def read(self, split: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def output_signature(self, split: str) -> Mapping[str, Any]:
+        return self.signature
 
     def num_input_examples(self, split: str) -> int:
         """The split's example count (reads the data the first time it is asked)."""
@@ -122,22 +247,67 @@ class PythonSource(seqio.DataSource):
         order = list(range(len(examples)))
         if shuffle:
             random.Random(seed).shuffle(order)
-        index, num_shards = (shard_info.index, shard_info.num_shards) if shard_info else (0, 1)
-        for i in order[index::num_shards]:
+        for i in shard(order, shard_info):
             yield examples[i]
 
-    def get_dataset(self, split: str = "train", shuffle: bool = True, seed: int | None = None,
-                    shard_info: seqio.ShardInfo | None = None, *, sequence_length=None,
-                    use_cached: bool = False, num_epochs: int | None = 1) -> tf.data.Dataset:
-        """The raw fields as tf.data (templated tasks read `iter_examples` instead)."""
-        del sequence_length, use_cached, num_epochs
+
+class GeneratorSource(_IndexedSource):
+    """Procedurally generated examples: `make(rng) -> fields`, deterministic from a seed.
+
+    Example i of a split is drawn from `random.Random(stable_hash(name, seed, split, i, try))`,
+    so any example can be regenerated alone (and any shard, without the others). Splits are
+    disjoint by content: an example belongs to "validation" iff a hash of its fields falls in
+    one of `validation_buckets` out of 10 buckets, and draws landing in the other split are
+    redrawn. Generators with a tiny output space (e.g. "true AND false": 4 examples) pass
+    `disjoint=False`: their splits are independent draws from the same distribution. Sizes
+    are nominal (for examples-proportional mixing) and may be made as large as wanted; the
+    generator has no limit of its own.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        make: Callable[[random.Random], dict[str, Any]],
+        num_examples: Mapping[str, int] = {"train": 10_000, "validation": 500},  # noqa: B006
+        seed: int = 0,
+        validation_buckets: int = 1,
+        disjoint: bool = True,
+    ):
+        super().__init__(splits=tuple(num_examples), num_input_examples=dict(num_examples))
+        unknown = set(num_examples) - {"train", "validation"}
+        if unknown:
+            raise ValueError(f"GeneratorSource {name!r}: splits must be train/validation, got {sorted(unknown)}.")
+        self.name = name
+        self.make = make
+        self.seed = seed
+        self.validation_buckets = validation_buckets
+        self.disjoint = disjoint
+        self.fields = tuple(make(random.Random(seed)))
+
+    def example(self, split: str, index: int) -> dict[str, Any]:
+        """Example `index` of `split` (a pure function of name, seed, split and index)."""
+        for attempt in range(1000):
+            fields = self.make(random.Random(templates_lib.stable_hash(self.name, self.seed, split, index, attempt)))
+            in_validation = templates_lib.stable_hash(self.name, fields) % 10 < self.validation_buckets
+            if not self.disjoint or in_validation == (split == "validation"):
+                if set(fields) != set(self.fields):
+                    raise ValueError(f"GeneratorSource {self.name!r} made fields {sorted(fields)}, "
+                                     f"not the declared {sorted(self.fields)}.")
+                return fields
+        raise ValueError(f"GeneratorSource {self.name!r}: no {split} example in 1000 draws; "
+                         "the generator's output space is too small to split: pass disjoint=False.")
+
+    def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
+                      shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
+        """This shard's examples in index order (examples are i.i.d., so `shuffle` is moot)."""
+        del shuffle, seed
         self._check_split(split)
-        if seed is not None and not isinstance(seed, int):
-            seed = int(seed)  # seqio may pass a scalar tensor.
-        fields = tuple(self.output_signature)
-        return tf.data.Dataset.from_generator(
-            lambda: ({k: ex[k] for k in fields} for ex in self.iter_examples(split, shuffle, seed, shard_info)),
-            output_signature=self.output_signature)
+        for i in shard(range(self.num_input_examples(split)), shard_info):
+            yield self.example(split, i)
+
+    def output_signature(self, split: str) -> Mapping[str, Any]:
+        """Strings, numbers and string lists, as the first training example holds them."""
+        return {k: tensor_spec(v, f"{self.name}.{k}") for k, v in self.example("train", 0).items()}
 
 
 # --------------------------------------------------------------------------- NIv2
@@ -330,6 +500,9 @@ class NIv2Source(PythonSource):
     def load(self) -> NIv2Task:
         return load_niv2_task(self.path)
 
+    def unavailable_reason(self) -> str | None:
+        return _missing_file(self.path)
+
     def read(self, split: str) -> list[dict[str, Any]]:
         self._check_split(split)
         task = self.load()
@@ -403,6 +576,9 @@ class CotTsvSource(PythonSource):
         self.path = pathlib.Path(path)
         super().__init__(name or self.path.stem, ("train",), COT_SIGNATURE)
 
+    def unavailable_reason(self) -> str | None:
+        return _missing_file(self.path)
+
     @functools.lru_cache(maxsize=1)  # noqa: B019 - a few MB per dataset, nine datasets.
     def _rows(self) -> tuple[dict[str, str], ...]:
         return tuple(read_cot_tsv(self.path))
@@ -475,6 +651,9 @@ class ReleaseSource(PythonSource):
         self.release = release
         self._cache: dict[str, list[dict[str, Any]]] = {}
 
+    def unavailable_reason(self) -> str | None:
+        return self.release.problem(self.directory, self.name)
+
     def read(self, split: str) -> list[dict[str, Any]]:
         self._check_split(split)
         if split not in self._cache:
@@ -483,29 +662,6 @@ class ReleaseSource(PythonSource):
 
 
 # --------------------------------------------------------------------------- Hugging Face datasets
-def _spec_for(value: Any, where: str) -> Any:
-    """A tf.TensorSpec (or nested dict of them) that holds `value`, a Python example value."""
-    if isinstance(value, Mapping):
-        return {k: _spec_for(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, str):
-        return tf.TensorSpec([], tf.string)
-    if isinstance(value, bool):
-        return tf.TensorSpec([], tf.bool)
-    if isinstance(value, int):
-        return tf.TensorSpec([], tf.int64)
-    if isinstance(value, float):
-        return tf.TensorSpec([], tf.float32)
-    if isinstance(value, (list, tuple)):
-        if all(isinstance(v, str) for v in value):
-            return tf.TensorSpec([None], tf.string)
-        if all(isinstance(v, (int, bool)) for v in value):
-            return tf.TensorSpec([None], tf.int64)
-        if all(isinstance(v, float) for v in value):
-            return tf.TensorSpec([None], tf.float32)
-    raise DataSourceError(f"Field {where!r} has a value tf.data cannot hold as one tensor ({type(value).__name__}); "
-                          "read it through iter_examples, or flatten it.")
-
-
 class HfDatasetSource(PythonSource):
     """A Hugging Face dataset read by name (`datasets.load_dataset(path, name, ...)`).
 
@@ -543,153 +699,34 @@ class HfDatasetSource(PythonSource):
         self._check_split(split)
         return [dict(row) for row in self._load(split)]
 
-    def get_dataset(self, split: str = "train", shuffle: bool = True, seed: int | None = None,
-                    shard_info: seqio.ShardInfo | None = None, **kwargs) -> tf.data.Dataset:
-        """Raw fields as tf.data; the signature is inferred from the split's first example."""
+    def output_signature(self, split: str) -> Mapping[str, Any]:
+        """Inferred from the split's first example (a Hub dataset declares no tf types)."""
         examples = self.read(split)
         if not examples:
             raise DataSourceError(f"Hugging Face dataset {self.name!r} split {split!r} is empty.")
-        self.output_signature = {k: _spec_for(v, k) for k, v in examples[0].items()}
-        return super().get_dataset(split, shuffle, seed, shard_info, **kwargs)
+        return {k: tensor_spec(v, k) for k, v in examples[0].items()}
+
+    def unavailable_reason(self) -> str | None:
+        return availability.hf_unavailable_reason(
+            self.name, self.path, self.config, self.data_files, self.load_kwargs.get("cache_dir"))
 
 
-def hf_datasets_cache() -> pathlib.Path:
-    """Where `datasets` keeps prepared datasets: $HF_DATASETS_CACHE, else $HF_HOME/datasets,
-    else ~/.cache/huggingface/datasets (the library's own defaults, read without importing it)."""
-    if os.environ.get("HF_DATASETS_CACHE"):
-        return pathlib.Path(os.environ["HF_DATASETS_CACHE"]).expanduser()
-    return _hf_home() / "datasets"
-
-
-def hf_hub_cache() -> pathlib.Path:
-    """Where `huggingface_hub` keeps downloaded repositories: $HF_HUB_CACHE, else $HF_HOME/hub."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return pathlib.Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    return _hf_home() / "hub"
-
-
-def _hf_home() -> pathlib.Path:
-    if os.environ.get("HF_HOME"):
-        return pathlib.Path(os.environ["HF_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return pathlib.Path(xdg).expanduser() / "huggingface"
-
-
-def _file_list(data_files: Any) -> list[str]:
-    if isinstance(data_files, Mapping):
-        return [f for value in data_files.values() for f in _file_list(value)]
-    if isinstance(data_files, (list, tuple)):
-        return [f for value in data_files for f in _file_list(value)]
-    return [str(data_files)]
-
-
-def hf_unavailable_reason(source: HfDatasetSource) -> str | None:
-    """Why a Hugging Face dataset cannot be read here without the network (None: it can).
-
-    Decided from the file system alone, never from the Hub (offline, the Hub client retries for
-    minutes): local `data_files` must exist; a local dataset directory is read as is; a Hub
-    dataset must be in the `datasets` cache (prepared: `{namespace}___{name}/**/dataset_info.json`)
-    or the Hub cache (`datasets--{namespace}--{name}/snapshots/`). Load it once online to
-    prepare it, as with TFDS.
-    """
-    if source.data_files is not None:
-        for pattern in _file_list(source.data_files):
-            if "://" in pattern:
-                return f"data file {pattern!r} is remote"
-            if not glob.glob(os.path.expanduser(pattern)):
-                return f"data file {pattern!r} does not exist"
-        return None
-    if pathlib.Path(source.path).expanduser().exists():
-        return None
-    cache = pathlib.Path(source.load_kwargs.get("cache_dir") or hf_datasets_cache()).expanduser()
-    prepared = cache / source.path.replace("/", "___")
-    if source.config:
-        prepared = prepared / source.config
-    if prepared.is_dir() and next(prepared.rglob("dataset_info.json"), None) is not None:
-        return None
-    snapshots = hf_hub_cache() / ("datasets--" + source.path.replace("/", "--")) / "snapshots"
-    if snapshots.is_dir() and any(not p.is_dir() for p in snapshots.rglob("*")):
-        return None
-    return (f"Hugging Face dataset {source.name!r} is not in the local cache ({cache} or {hf_hub_cache()}); "
-            "load it once online (datasets.load_dataset) or point HF_DATASETS_CACHE at a cache holding it")
-
-
-# A TFDS version: "1.0.0", or a wildcard such as "1.*.*" or "*".
-_TFDS_VERSION_RE = re.compile(r"[0-9*]+(\.[0-9*]+)*")
-
-
-def parse_tfds_name(tfds_name: str) -> tuple[str, str | None, str | None]:
-    """"name/config:version" -> (name, config, version); config and version may be None.
-
-    "glue/rte:2.0.0" -> ("glue", "rte", "2.0.0"); "xsum:1.1.0" -> ("xsum", None, "1.1.0");
-    "xsum" -> ("xsum", None, None).
-    """
-    base, colon, version = tfds_name.rpartition(":")
-    if not colon or not _TFDS_VERSION_RE.fullmatch(version):
-        base, version = tfds_name, None
-    name, _, config = base.partition("/")
-    return name, config or None, version
-
-
-def tfds_prepared_patterns(tfds_name: str, data_dir: str) -> list[str]:
-    """Glob patterns of the `dataset_info.json` a prepared `tfds_name` has under `data_dir`.
-
-    A prepared dataset is `{data_dir}/{name}/{config}/{version}/` holding `dataset_info.json`:
-    TFDS prepares into an "incomplete.*" directory and renames it when done, so the file marks a
-    usable dataset. Builders without configs have no `{config}` level. A name without a config
-    may still mean the builder's default config, which only the builder class knows (importing
-    it took 0.33 s for yelp_polarity_reviews), so any config's directory counts then. A missing
-    version matches any version.
-    """
-    name, config, version = parse_tfds_name(tfds_name)
-    version = version or "*"
-    root = data_dir.rstrip("/")
-    if config:
-        return [f"{root}/{name}/{config}/{version}/dataset_info.json"]
-    return [f"{root}/{name}/{version}/dataset_info.json", f"{root}/{name}/*/{version}/dataset_info.json"]
-
-
-def tfds_unavailable_reason(source: seqio.TfdsDataSource) -> str | None:
-    """Why a TFDS source's data is not prepared here (None: it is), from its files alone.
-
-    The data directory is the source's `tfds_data_dir`, else TFDS's default ($TFDS_DATA_DIR, else
-    ~/tensorflow_datasets). The builder is never built: that imports its module (0.36 s for four
-    unprepared datasets, against 2 ms here) and logs TFDS warnings, for an answer the prepared
-    files give (`tfds_prepared_patterns`).
-    """
-    loader = source.tfds_dataset
-    # A split map of `seqio.TfdsSplit`s names a dataset (and directory) per split.
-    for split in (source.splits if loader.tfds_splits else (None,)):
-        tfds_name, data_dir = loader.get_split_params(split)
-        data_dir = str(data_dir or tfds_constants.get_default_data_dir())
-        patterns = tfds_prepared_patterns(tfds_name, data_dir)
-        if not any(tf.io.gfile.glob(pattern) for pattern in patterns):
-            expected = " or ".join(pattern[len(data_dir.rstrip("/")) + 1:] for pattern in patterns)
-            return (f"TFDS dataset {tfds_name!r} is not prepared in {data_dir} (no {expected}): prepare it once "
-                    f"online with tfds.builder({tfds_name!r}, data_dir={data_dir!r}).download_and_prepare(), "
-                    "or point the task's tfds_data_dir (or TFDS_DATA_DIR) at a directory holding it")
-    return None
+def _missing_file(path: pathlib.Path) -> str | None:
+    return None if path.is_file() else f"file {str(path)!r} does not exist"
 
 
 def unavailable_reason(source: seqio.DataSource) -> str | None:
     """Why a source's data cannot be read here without downloading, or None when it can.
 
-    Cheap (no examples read, no builders built, no network): TFDS: `tfds_unavailable_reason`
-    (the prepared files exist); NIv2 / CoT: the file exists; a file release: its directory holds
-    the required files (`Release.problem`); Hugging Face: `hf_unavailable_reason`; a
-    TemplatedSource: its base source; any other source: assumed available.
+    Cheap (no examples read, no builders built, no network): an `ExampleSource` answers itself
+    (NIv2 / CoT: the file exists; a file release: its directory holds the required files; Hugging
+    Face: the local cache; a TemplatedSource: its base source); TFDS: `tfds_unavailable_reason`
+    (the prepared files exist); any other seqio source is assumed available.
     """
-    base = getattr(source, "base", None)
-    if isinstance(base, seqio.DataSource):
-        return unavailable_reason(base)
+    if isinstance(source, ExampleSource):
+        return source.unavailable_reason()
     if isinstance(source, seqio.TfdsDataSource):
-        return tfds_unavailable_reason(source)
-    if isinstance(source, (NIv2Source, CotTsvSource)):
-        return None if source.path.is_file() else f"file {str(source.path)!r} does not exist"
-    if isinstance(source, ReleaseSource):
-        return source.release.problem(source.directory, source.name)
-    if isinstance(source, HfDatasetSource):
-        return hf_unavailable_reason(source)
+        return availability.tfds_unavailable_reason(source)
     return None
 
 

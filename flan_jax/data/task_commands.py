@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence, TextIO
 
 import seqio
 
-from flan_jax.data import formats, pipeline, registry, sources
+from flan_jax.data import registry, sources
 
 DEFAULT_MODULES = ("flan_jax_tasks.all",)
 
@@ -41,18 +41,17 @@ def list_tasks(collection: str | None = None) -> list[str]:
 
 def examples(name: str, num: int, split: str) -> Iterator[dict[str, Any]]:
     """The first `num` examples of task `name` through its seqio pipeline (untrimmed, unshuffled)."""
-    task = pipeline.get_mixture_or_task(name)
+    task = registry.get_mixture_or_task(name)
     if not isinstance(task, seqio.Task):
         raise ValueError(f"{name!r} is a mixture; `flan-jax mixture show {name}` lists its tasks.")
-    if split not in task.splits:
-        raise ValueError(f"Task {name!r} has no split {split!r}; its splits: {list(task.splits)}.")
+    sources.check_split("Task", name, split, task.splits)
     dataset = task.get_dataset(sequence_length=None, split=split, shuffle=False, num_epochs=1)
     for example in dataset.take(num).as_numpy_iterator():
         out = {"task": name}
         for key, value in example.items():
             if key in ("inputs", "targets"):
                 continue  # token ids; the strings follow
-            out[key] = formats.to_python(value)
+            out[key] = sources.to_python(value)
         out["inputs"] = out.pop("inputs_pretokenized", None) or _decode(task, "inputs", example)
         out["targets"] = out.pop("targets_pretokenized", None) or _decode(task, "targets", example)
         yield out

@@ -7,10 +7,10 @@ with "inputs_pretokenized" / "targets_pretokenized"), "subtask", "index", "answe
 targets into the accepted answers, so seqio's usual `metric_fn(targets, predictions)` scores
 exactly as `flan-jax score` does. The mixture `{benchmark}` holds the benchmark's tasks.
 
-`benchmark_of(task)` says which benchmark, subtask and data directory a registered task came
-from; the evaluator uses it to aggregate subtasks and find the benchmark's random-guess score.
+Each task's registry info (`registry.TaskInfo`: family = the benchmark, subtask, data_dir) says
+where it came from; `benchmark_of(task)` returns it for held-out tasks only, and the evaluator
+uses it to aggregate subtasks and find the benchmark's random-guess score.
 """
-import dataclasses
 import logging
 import os
 from typing import Any, Sequence
@@ -18,33 +18,18 @@ from typing import Any, Sequence
 import seqio
 import tensorflow as tf
 
-from flan_jax.data import registry, vocabularies
+from flan_jax.data import registry, sources, vocabularies
 from flan_jax.eval import benchmarks, metrics
 
 SPLIT = "test"
 COLLECTION = "held_out"
 
 
-@dataclasses.dataclass(frozen=True)
-class HeldOutInfo:
-    """Where a held-out task's examples come from."""
-
-    task: str
-    benchmark: str
-    subtask: str
-    directory: str
-
-
-# task name -> (the seqio.Task registered, its info); stale entries (reset registries) are ignored.
-_INDEX: dict[str, tuple[seqio.Task, HeldOutInfo]] = {}
-
-
-def benchmark_of(task_name: str) -> HeldOutInfo | None:
-    """The benchmark info of a registered held-out task, None for any other task."""
-    entry = _INDEX.get(task_name)
-    if entry is None or task_name not in seqio.TaskRegistry.names() or seqio.TaskRegistry.get(task_name) is not entry[0]:
-        return None
-    return entry[1]
+def benchmark_of(task_name: str) -> registry.TaskInfo | None:
+    """The registry info of a registered held-out benchmark task (benchmark = `family`), None for
+    any other task."""
+    info = registry.info(task_name)
+    return info if info is not None and info.collection == COLLECTION else None
 
 
 def task_name(benchmark: str, subtask: str) -> str:
@@ -64,8 +49,7 @@ _OUTPUT_SIGNATURE = {
 def _dataset_fn(benchmark: str, subtask: str, directory: str, prompt_files: dict[str, Any]):
     def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
         del shuffle_files, seed  # one ordered file per subtask: indices must stay file positions
-        if split != SPLIT:
-            raise ValueError(f"{task_name(benchmark, subtask)} has only the {SPLIT!r} split, not {split!r}.")
+        sources.check_split("Task", task_name(benchmark, subtask), split, (SPLIT,))
 
         # Read here, not inside the generator: a missing prompt or exemplar file (e.g. MGSM without
         # $FLAN_JAX_GSM8K_TRAIN_FILE) raises its DataError when the task is used, not as a TF error.
@@ -147,14 +131,23 @@ def register_benchmark(
             metric_fns=[metrics.seqio_metric(benchmark)],
             shuffle_buffer_size=None,
         )
-        registry.record(task, registry.TaskInfo(name, benchmark, COLLECTION, cluster=benchmark))
-        _INDEX[name] = (task, HeldOutInfo(name, benchmark, subtask, str(base)))
+        registry.record(task, registry.TaskInfo(name, benchmark, COLLECTION, cluster=benchmark, subtask=subtask,
+                                                data_dir=str(base)))
         names.append(name)
     if benchmark in seqio.MixtureRegistry.names():
         raise ValueError(f"Mixture {benchmark!r} is already registered.")
     seqio.MixtureRegistry.add(benchmark, [(n, 1.0) for n in names])
     logging.info("Registered %d %s tasks from %s.", len(names), benchmark, base)
     return names + [benchmark]
+
+
+def unregister(*benchmark_names: str) -> None:
+    """Removes the registered benchmarks' mixtures and tasks (to register them from other files)."""
+    for benchmark in benchmark_names:
+        if benchmark in seqio.MixtureRegistry.names():
+            for task in registry.tasks_of(benchmark):
+                seqio.TaskRegistry.remove(task.name)
+            seqio.MixtureRegistry.remove(benchmark)
 
 
 def register_if_available(benchmark: str, **kwargs) -> list[str]:
@@ -171,15 +164,16 @@ def register_if_available(benchmark: str, **kwargs) -> list[str]:
 
 
 def register_suite(name: str, benchmark_names: Sequence[str]) -> list[str]:
-    """Registers mixture `name` over the tasks of the registered benchmark mixtures among `benchmark_names`.
+    """(Re)registers mixture `name` over the tasks of the registered benchmark mixtures among
+    `benchmark_names`.
 
     Returns [name], or [] when none of the benchmarks is registered.
     """
+    if name in seqio.MixtureRegistry.names():
+        seqio.MixtureRegistry.remove(name)
     present = [b for b in benchmark_names if b in seqio.MixtureRegistry.names()]
     if not present:
         return []
-    tasks = [t.name for b in present for t in seqio.get_mixture_or_task(b).tasks]
-    if name in seqio.MixtureRegistry.names():
-        raise ValueError(f"Mixture {name!r} is already registered.")
+    tasks = [t.name for b in present for t in registry.tasks_of(b)]
     seqio.MixtureRegistry.add(name, [(t, 1.0) for t in tasks])
     return [name]

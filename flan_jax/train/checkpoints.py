@@ -15,6 +15,8 @@ import jax
 import orbax.checkpoint as ocp
 from etils import epath
 
+from flan_jax.train import partitioning, steps
+
 PyTree = Any
 CHECKPOINTS_SUBDIR = "checkpoints"
 PARAMS_ITEM = "params"
@@ -150,6 +152,28 @@ def restore_params(path: str | os.PathLike, abstract_params: PyTree, source: str
                 f"The parameters in {str(params_dir)!r} ({source}) do not match the model's parameters "
                 f"(structure or shapes differ; check the model gin file): {error}"
             ) from error
+
+
+def restore_model_params(model: steps.StepModel, path: str | os.PathLike, input_shapes: Mapping[str, tuple[int, int]],
+                         partitioner: partitioning.Partitioner | None = None,
+                         source: str = "CHECKPOINT_PATH") -> tuple[PyTree, int]:
+    """A model's parameters from a checkpoint, placed by the partitioner's logical axis rules.
+
+    Args:
+      model: the model whose parameter layout (`steps.param_layout`) the checkpoint must match.
+      path: see `find_params_directory`.
+      input_shapes: model feature shapes to initialise with (`features.model_input_shapes`).
+      partitioner: the mesh and rules (default: one replica per device set).
+      source: the gin macro or flag that gave `path`, named in errors.
+
+    Returns:
+      (params, step): step is the checkpoint's step directory number, or 0 when it has none.
+    """
+    partitioner = partitioner or partitioning.Partitioner()
+    layout = steps.param_layout(model, partitioner, input_shapes)
+    params = restore_params(path, abstract_like(layout.abstract, layout.shardings), source=source)
+    step_dir = find_params_directory(path, source).parent.name
+    return params, int(step_dir) if step_dir.isdigit() else 0
 
 
 def save_params(path: str | os.PathLike, params: PyTree) -> None:

@@ -58,12 +58,11 @@ def check_cached(mixture_or_task_name) -> None:
     """
     import seqio
 
-    from flan_jax.data import pipeline
+    from flan_jax.data import registry
 
     if not isinstance(mixture_or_task_name, str):  # e.g. @mixtures.flan2022(): resolved by gin later
         return
-    provider = pipeline.get_mixture_or_task(mixture_or_task_name)
-    tasks = provider.tasks if isinstance(provider, seqio.Mixture) else [provider]
+    tasks = registry.tasks_of(mixture_or_task_name)
     uncached = [t.name for t in tasks if not t.cache_dir]
     if uncached:
         shown = ", ".join(uncached[:5]) + (f" and {len(uncached) - 5} more" if len(uncached) > 5 else "")
@@ -78,14 +77,14 @@ def evaluate_after_training(show_progress: bool = True):
     """Runs `flan-jax eval`'s `evaluate` as bound in the gin files (e.g. gin/runs/demo.gin).
 
     It restores the checkpoint just written (bind `evaluate.checkpoint_path = %MODEL_DIR`), so it
-    evaluates exactly what a later `flan-jax eval` would.
+    evaluates exactly what a later `flan-jax eval` would, with the suite's tasks registered as
+    `flan-jax eval` registers them.
     """
     from flan_jax import gin_configurables
+    from flan_jax.eval import main as eval_main
 
-    evaluate = getattr(gin_configurables, "evaluate", None)
-    if evaluate is None:
-        raise ImportError("EVAL_AFTER_TRAINING is set but no `evaluate` configurable is registered in flan_jax.gin_configurables.")
-    return evaluate(show_progress=show_progress)
+    eval_main.register_suite_tasks()
+    return gin_configurables.evaluate(show_progress=show_progress)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -99,6 +99,28 @@ def summarize_metrics(sums: Mapping[str, float]) -> dict[str, float]:
 
 
 @dataclasses.dataclass(frozen=True)
+class ParamLayout:
+    """The model's parameters as shapes, with their logical and mesh specs and shardings."""
+
+    abstract: PyTree  # jax.ShapeDtypeStruct per parameter (unboxed)
+    logical_specs: PyTree
+    mesh_specs: PyTree
+    shardings: PyTree
+
+
+def param_layout(model: StepModel, partitioner: partitioning.Partitioner,
+                 input_shapes: Mapping[str, tuple[int, int]]) -> ParamLayout:
+    """Shapes first (eval_shape, nothing allocated), then shardings from the logical axis rules.
+
+    The one place the parameters' layout is derived: training (`state_layout`) and restoring a
+    checkpoint for evaluation (`checkpoints.restore_model_params`) agree by construction.
+    """
+    abstract_boxed = jax.eval_shape(lambda rng: model.get_initial_variables(rng, input_shapes)["params"], jax.random.PRNGKey(0))
+    logical, mesh_specs = partitioner.param_specs(abstract_boxed)
+    return ParamLayout(nn.meta.unbox(abstract_boxed), logical, mesh_specs, partitioner.to_shardings(mesh_specs))
+
+
+@dataclasses.dataclass(frozen=True)
 class StateLayout:
     """Abstract state, its shardings and the parameters' logical and mesh specs."""
 
@@ -114,15 +136,13 @@ def state_layout(
     partitioner: partitioning.Partitioner,
     input_shapes: Mapping[str, tuple[int, int]],
 ) -> StateLayout:
-    """Shapes first (eval_shape), then shardings from the logical axis rules."""
-    abstract_boxed = jax.eval_shape(lambda rng: model.get_initial_variables(rng, input_shapes)["params"], jax.random.PRNGKey(0))
-    logical, param_specs = partitioner.param_specs(abstract_boxed)
-    abstract_params = nn.meta.unbox(abstract_boxed)
-    abstract_opt = jax.eval_shape(optimizer.init, abstract_params)
-    opt_specs = partitioning.optimizer_state_specs(abstract_opt, abstract_params, param_specs)
-    abstract_state = TrainState(step=jax.ShapeDtypeStruct((), jnp.int32), params=abstract_params, opt_state=abstract_opt)
-    specs = TrainState(step=jax.sharding.PartitionSpec(), params=param_specs, opt_state=opt_specs)
-    return StateLayout(abstract_state, partitioner.to_shardings(specs), logical, param_specs)
+    """The parameters' layout (`param_layout`), then the optimizer state's, following it."""
+    params = param_layout(model, partitioner, input_shapes)
+    abstract_opt = jax.eval_shape(optimizer.init, params.abstract)
+    opt_specs = partitioning.optimizer_state_specs(abstract_opt, params.abstract, params.mesh_specs)
+    abstract_state = TrainState(step=jax.ShapeDtypeStruct((), jnp.int32), params=params.abstract, opt_state=abstract_opt)
+    specs = TrainState(step=jax.sharding.PartitionSpec(), params=params.mesh_specs, opt_state=opt_specs)
+    return StateLayout(abstract_state, partitioner.to_shardings(specs), params.logical_specs, params.mesh_specs)
 
 
 def init_state(

@@ -22,7 +22,7 @@ import seqio
 from clu import metric_writers
 from etils import epath
 
-from flan_jax.data import pipeline
+from flan_jax.data import features, pipeline, registry
 from flan_jax.train import checkpoints, optimizers, partitioning, steps
 
 PyTree = Any
@@ -87,8 +87,7 @@ def count_truncated(
     Returns:
       {"examples": checked, "<feature>": number longer than its length, ...}.
     """
-    root = pipeline.get_mixture_or_task(mixture_or_task_name)
-    tasks = list(root.tasks if isinstance(root, seqio.Mixture) else [root])[:max_tasks]
+    tasks = registry.tasks_of(mixture_or_task_name)[:max_tasks]
     per_task = max(1, max_examples // max(len(tasks), 1))
     counts = {"examples": 0, **{key: 0 for key in task_feature_lengths}}
     for task in tasks:
@@ -118,13 +117,6 @@ def _warn_truncation(config: pipeline.DatasetConfig, max_examples: int) -> dict[
             config.mixture_or_task_name, dict(config.task_feature_lengths),
         )
     return counts
-
-
-def model_input_shapes(model: Model, task_feature_lengths: Mapping[str, int], pack: bool) -> dict[str, tuple[int, int]]:
-    """Shapes of the model features for initialisation (batch 1: parameters do not depend on it)."""
-    converter = model.FEATURE_CONVERTER_CLS(pack=pack)
-    lengths = converter.get_model_feature_lengths(dict(task_feature_lengths))
-    return {name: (1, length) for name, length in lengths.items()}
 
 
 def restore_or_init_state(
@@ -256,12 +248,13 @@ def train(
     # Validate everything cheap before compiling anything.
     optimizer = make_optimizer(learning_rate_schedule)
     model_path = check_model_dir(model_dir)
-    pipeline.get_mixture_or_task(train_dataset.mixture_or_task_name)
+    registry.get_mixture_or_task(train_dataset.mixture_or_task_name)
     partitioner.check_batch_size(train_dataset.batch_size, num_microbatches)
     if truncation_check_examples and jax.process_index() == 0:
         _warn_truncation(train_dataset, truncation_check_examples)
 
-    input_shapes = model_input_shapes(model, train_dataset.task_feature_lengths, train_dataset.pack)
+    input_shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, train_dataset.task_feature_lengths,
+                                               train_dataset.pack)
     layout = steps.state_layout(model, optimizer, partitioner, input_shapes)
     init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
     manager = checkpoints.CheckpointManager(checkpoints.checkpoint_directory(model_path), checkpoint_config)

@@ -5,6 +5,7 @@ import seqio
 import tensorflow as tf
 
 from flan_jax.data import formats as F
+from flan_jax.data import sources
 from flan_jax.data import templates as T
 
 QA = T.TemplateSet(
@@ -149,7 +150,7 @@ def test_inversion_swaps_question_and_answer():
 
 def test_to_python_decodes_numpy_values():
     raw = {"a": b"x", "b": np.array([b"p", b"q"]), "c": np.int64(3), "d": {"e": np.array(b"y")}}
-    assert F.to_python(raw) == {"a": "x", "b": ["p", "q"], "c": 3, "d": {"e": "y"}}
+    assert sources.to_python(raw) == {"a": "x", "b": ["p", "q"], "c": 3, "d": {"e": "y"}}
 
 
 def _numbers_source(n=12):
@@ -196,12 +197,12 @@ def test_templated_source_iter_examples_is_what_get_dataset_serves():
     """`iter_examples` has the Python-native sources' contract, so `iter_source_examples` and the
     pipeline's Python path read a templated source like any other."""
     source = _templated(F.FS_OPT)
-    served = [F.to_python(e) for e in source.get_dataset("validation", shuffle=False).as_numpy_iterator()]
+    served = [sources.to_python(e) for e in source.get_dataset("validation", shuffle=False).as_numpy_iterator()]
     assert list(source.iter_examples("validation")) == served
-    assert list(F.iter_source_examples(source, "validation")) == served
+    assert list(sources.iter_examples(source, "validation")) == served
     shard = seqio.ShardInfo(1, 3)
-    assert list(F.iter_source_examples(source, "train", shard_info=shard)) == [
-        F.to_python(e) for e in source.get_dataset("train", shuffle=False, shard_info=shard).as_numpy_iterator()]
+    assert list(sources.iter_examples(source, "train", shard_info=shard)) == [
+        sources.to_python(e) for e in source.get_dataset("train", shuffle=False, shard_info=shard).as_numpy_iterator()]
     with pytest.raises(ValueError, match="'numbers_fs_opt' has no split 'dev'"):
         next(source.iter_examples("dev"))
 
@@ -217,7 +218,7 @@ def _pair(rng):
 
 
 def test_generator_source_is_deterministic_sharded_and_split_by_content():
-    source = F.GeneratorSource("pairs", _pair, {"train": 40, "validation": 10})
+    source = sources.GeneratorSource("pairs", _pair, {"train": 40, "validation": 10})
     assert source.fields == ("a", "tags", "answer") and source.num_input_examples("validation") == 10
     train = list(source.iter_examples("train"))
     assert train == list(source.iter_examples("train")) and len(train) == 40
@@ -226,14 +227,14 @@ def test_generator_source_is_deterministic_sharded_and_split_by_content():
     shards = [list(source.iter_examples("train", shard_info=seqio.ShardInfo(i, 4))) for i in range(4)]
     assert sorted(map(str, sum(shards, []))) == sorted(map(str, train))
     tf_examples = list(source.get_dataset("validation").as_numpy_iterator())
-    assert [F.to_python(e) for e in tf_examples] == validation
+    assert [sources.to_python(e) for e in tf_examples] == validation
 
 
 def test_generator_source_errors_name_the_source():
     with pytest.raises(ValueError, match="'coin'.*too small.*disjoint=False"):
-        F.GeneratorSource("coin", lambda rng: {"side": "heads"}, {"train": 2, "validation": 2}).example("validation", 0)
-    coin = F.GeneratorSource("coin", lambda rng: {"side": "heads"}, {"train": 2, "validation": 2}, disjoint=False)
+        sources.GeneratorSource("coin", lambda rng: {"side": "heads"}, {"train": 2, "validation": 2}).example("validation", 0)
+    coin = sources.GeneratorSource("coin", lambda rng: {"side": "heads"}, {"train": 2, "validation": 2}, disjoint=False)
     assert coin.example("validation", 0) == {"side": "heads"}
-    shifty = F.GeneratorSource("shifty", lambda rng: {"a": 1} if rng.random() < 0.5 else {"b": 1}, disjoint=False)
+    shifty = sources.GeneratorSource("shifty", lambda rng: {"a": 1} if rng.random() < 0.5 else {"b": 1}, disjoint=False)
     with pytest.raises(ValueError, match="'shifty' made fields"):
         [shifty.example("train", i) for i in range(50)]

@@ -88,7 +88,7 @@ def test_leaf_rates_multiply_down_the_hierarchy(clean_registries):
 
 def test_unknown_component_is_named_with_suggestion(clean_registries):
     add_task("real_task", 3)
-    with pytest.raises(mixing.MixtureError, match=r"'mix'.*'real_tsak'.*Did you mean real_task"):
+    with pytest.raises(mixing.MixtureError, match=r"'mix'.*'real_tsak'.*Did you mean: real_task"):
         mixing.add_mixture("mix", [("real_tsak", 1.0)])
 
 

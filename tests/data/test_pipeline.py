@@ -6,7 +6,7 @@ import pytest
 import seqio
 import tensorflow as tf
 
-from flan_jax.data import mixing, pipeline
+from flan_jax.data import epochs, mixing, pipeline, prefetch, registry, sources
 from flan_jax.data.vocabularies import byte_vocabulary
 
 FEATURES = {
@@ -131,7 +131,7 @@ def test_each_epoch_of_a_task_visits_every_example_once(clean_registries, n):
 def test_task_frequencies_follow_leaf_rates(mixture):
     stream = pipeline.HierarchicalStream(config(mixture), pack=True, shard_info=seqio.ShardInfo(0, 1))
     names = sorted(mixing.leaf_rates(mixture))
-    counts = collections.Counter(names[stream.sampler.next_task()] for _ in range(6000))
+    counts = collections.Counter(names[next(stream.sampler.draws)] for _ in range(6000))
     rates = mixing.leaf_rates(mixture)  # caps: 5, 20, 30 of 55
     for name in names:
         assert counts[name] / 6000 == pytest.approx(rates[name], abs=0.03)
@@ -193,14 +193,13 @@ def test_long_examples_are_trimmed_to_the_feature_lengths(clean_registries):
 
 def add_templated_family(name: str, n: int, formats=("zs_noopt", "fs_noopt")) -> list[str]:
     """A registry family over a GeneratorSource: the Python-backed tasks the collection registers."""
-    from flan_jax.data import formats as formats_lib
-    from flan_jax.data import registry, templates
+    from flan_jax.data import templates
 
     def make(rng):
         a = rng.randrange(1000)
         return {"a": str(a), "b": str(a + 1)}
 
-    source = formats_lib.GeneratorSource(name, make, {"train": n, "validation": 4})
+    source = sources.GeneratorSource(name, make, {"train": n, "validation": 4})
     template_set = templates.TemplateSet(templates=[templates.Template("after {a}?", "{b}"),
                                                     templates.Template("what follows {a}", "{b}")])
     return registry.register_family(name, source=source, fields=["a", "b"], templates=template_set,
@@ -216,30 +215,29 @@ def test_python_path_reads_what_seqio_reads(clean_registries, shard):
     lengths = {"inputs": 12, "targets": 4}  # short enough that some inputs are trimmed
     for name in add_templated_family("fam", 300):  # 300 > one chunk
         task = seqio.TaskRegistry.get(name)
-        steps = pipeline.python_steps(task)
-        assert steps == ["tokenize", "append_eos_after_trim"]
-        ours = list(pipeline.python_task_epoch(task, steps, "train", lengths, shard, seed=7, shuffle=True))
-        theirs = pipeline.open_task_epoch(task, "train", lengths, shard, seed=7, shuffle=True)
+        assert epochs.reads_in_python(task), "register_family declares the Python path"
+        ours = list(epochs.python_epoch(task, "train", lengths, shard, seed=7, shuffle=True))
+        theirs = epochs.tf_epoch(task, "train", lengths, shard, seed=7, shuffle=True)
         assert epoch_multiset(ours) == epoch_multiset(theirs)
         assert max(len(i) for chunk in ours for i, _ in chunk) == 12
         assert all(i[-1] == 1 and t[-1] == 1 for chunk in ours for i, t in chunk), "EOS after trimming"
-        again = list(pipeline.python_task_epoch(task, steps, "train", lengths, shard, seed=7, shuffle=True))
-        other = list(pipeline.python_task_epoch(task, steps, "train", lengths, shard, seed=8, shuffle=True))
+        again = list(epochs.python_epoch(task, "train", lengths, shard, seed=7, shuffle=True))
+        other = list(epochs.python_epoch(task, "train", lengths, shard, seed=8, shuffle=True))
         assert [e[0].tolist() for e in again[0]] == [e[0].tolist() for e in ours[0]]
         assert [e[0].tolist() for e in other[0]] != [e[0].tolist() for e in ours[0]]
 
 
 def test_tasks_with_other_preprocessors_keep_the_tf_path(clean_registries):
     plain = add_task("plain", 3)  # a FunctionDataSource: tf.data only
-    assert pipeline.python_steps(plain) is None
+    assert not epochs.reads_in_python(plain)
     [name] = add_templated_family("fam", 10, formats=("zs_noopt",))
     templated = seqio.TaskRegistry.get(name)
-    assert pipeline.python_steps(templated, use_cached=True) is None
+    assert not epochs.reads_in_python(templated, use_cached=True)
     custom = seqio.TaskRegistry.add(
         "custom", templated.source, output_features=FEATURES,
         preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim,
                        seqio.map_over_dataset(lambda ex: ex)])
-    assert pipeline.python_steps(custom) is None
+    assert not epochs.reads_in_python(custom), "declared by register_family only, never guessed"
 
 
 def test_python_backed_mixture_is_deterministic_and_resumable(clean_registries):
@@ -269,28 +267,26 @@ def test_prefetching_threads_change_timing_only(clean_registries):
 
 
 def test_python_source_without_the_features_is_named(clean_registries):
-    from flan_jax.data import formats as formats_lib
-
-    source = formats_lib.GeneratorSource("raw", lambda rng: {"a": "x"}, {"train": 3})
+    source = sources.GeneratorSource("raw", lambda rng: {"a": "x"}, {"train": 3})
     task = seqio.TaskRegistry.add("raw_fields", source, output_features=FEATURES,
-                                  preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos])
-    steps = pipeline.python_steps(task)
-    assert steps == ["tokenize", "append_eos"]
+                                  preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim])
+    registry.record(task, registry.TaskInfo("raw_fields", "raw_fields", "synthetic", tokenize_in_python=True))
+    assert epochs.reads_in_python(task)
     with pytest.raises(ValueError, match=r"'raw_fields'.*no 'inputs' feature.*\['a'\]"):
-        next(pipeline.python_task_epoch(task, steps, "train", LENGTHS, seqio.ShardInfo(0, 1), 0, False))
+        next(epochs.python_epoch(task, "train", LENGTHS, seqio.ShardInfo(0, 1), 0, False))
 
 
 def test_read_ahead_keeps_order_ends_raises_the_producers_error_and_stops_when_closed():
     import itertools
     import time
 
-    assert list(pipeline.read_ahead(iter(range(100)), 3)) == list(range(100))
+    assert list(prefetch.read_ahead(iter(range(100)), 3)) == list(range(100))
 
     def failing():
         yield 1
         raise mixing.MixtureError("task 'x' is empty")
 
-    ahead = pipeline.read_ahead(failing(), 2)
+    ahead = prefetch.read_ahead(failing(), 2)
     assert next(ahead) == 1
     with pytest.raises(mixing.MixtureError, match="'x'"):
         next(ahead)
@@ -302,7 +298,7 @@ def test_read_ahead_keeps_order_ends_raises_the_producers_error_and_stops_when_c
             produced.append(i)
             yield i
 
-    ahead = pipeline.read_ahead(endless(), 2)
+    ahead = prefetch.read_ahead(endless(), 2)
     assert next(ahead) == 0
     ahead.close()
     time.sleep(0.3)

@@ -76,7 +76,7 @@ def test_collection_index_follows_the_seqio_registry(clean_registries):
     _register("parity_b", formats=["zs_noopt"])
     assert registry.collection_of("parity_fs_opt") == "synthetic"
     assert registry.info("parity_fs_opt") == registry.TaskInfo(
-        "parity_fs_opt", "parity", "synthetic", "arithmetic", "fs_opt")
+        "parity_fs_opt", "parity", "synthetic", "arithmetic", "fs_opt", tokenize_in_python=True)
     assert registry.tasks_in("synthetic", formats=["zs_noopt"]) == ["parity_b_zs_noopt", "parity_zs_noopt"]
     assert len(registry.clusters("synthetic")["arithmetic"]) == 5
     assert registry.tasks_in("flan2021") == []

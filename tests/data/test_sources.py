@@ -7,7 +7,7 @@ import pytest
 import seqio
 import tensorflow as tf
 
-from flan_jax.data import sources
+from flan_jax.data import availability, sources
 
 
 def write_niv2(root, tasks, train=(), test=()):
@@ -146,11 +146,11 @@ def no_tfds_builders(monkeypatch):
 
 
 def test_parse_tfds_name():
-    assert sources.parse_tfds_name("glue/rte:2.0.0") == ("glue", "rte", "2.0.0")
-    assert sources.parse_tfds_name("squad/v1.1:3.0.0") == ("squad", "v1.1", "3.0.0")
-    assert sources.parse_tfds_name("xsum:1.1.0") == ("xsum", None, "1.1.0")
-    assert sources.parse_tfds_name("glue/rte:2.*.*") == ("glue", "rte", "2.*.*")
-    assert sources.parse_tfds_name("xsum") == ("xsum", None, None)
+    assert availability.parse_tfds_name("glue/rte:2.0.0") == ("glue", "rte", "2.0.0")
+    assert availability.parse_tfds_name("squad/v1.1:3.0.0") == ("squad", "v1.1", "3.0.0")
+    assert availability.parse_tfds_name("xsum:1.1.0") == ("xsum", None, "1.1.0")
+    assert availability.parse_tfds_name("glue/rte:2.*.*") == ("glue", "rte", "2.*.*")
+    assert availability.parse_tfds_name("xsum") == ("xsum", None, None)
 
 
 def test_tfds_availability_from_prepared_files(tmp_path, no_tfds_builders):
@@ -177,12 +177,12 @@ def test_tfds_availability_from_prepared_files(tmp_path, no_tfds_builders):
 
 
 def test_unversioned_tfds_name_matches_any_prepared_version(tmp_path):
-    patterns = sources.tfds_prepared_patterns("wiki_dialog/OQ", str(tmp_path))
+    patterns = availability.tfds_prepared_patterns("wiki_dialog/OQ", str(tmp_path))
     assert patterns == [f"{tmp_path}/wiki_dialog/OQ/*/dataset_info.json"]
     prepare_tfds(tmp_path, "wiki_dialog", "OQ", "1.0.0")
     assert glob.glob(patterns[0])
-    assert not any(glob.glob(p) for p in sources.tfds_prepared_patterns("wiki_dialog/other", str(tmp_path)))
-    assert any(glob.glob(p) for p in sources.tfds_prepared_patterns("wiki_dialog", str(tmp_path)))
+    assert not any(glob.glob(p) for p in availability.tfds_prepared_patterns("wiki_dialog/other", str(tmp_path)))
+    assert any(glob.glob(p) for p in availability.tfds_prepared_patterns("wiki_dialog", str(tmp_path)))
 
 
 def test_tfds_availability_defaults_to_tfds_data_dir(tmp_path, monkeypatch, no_tfds_builders):

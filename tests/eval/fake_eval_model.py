@@ -5,11 +5,14 @@ answer is "answered"; `score_batch` is the sum of the target ids, so the option 
 largest bytes wins ("(D)" over "(A)").
 """
 import jax.numpy as jnp
+import seqio
 
 from flan_jax.data import vocabularies
 
 
 class EchoModel:
+    FEATURE_CONVERTER_CLS = seqio.EncDecFeatureConverter
+
     def __init__(self):
         self.input_vocabulary = vocabularies.byte_vocabulary()
         self.output_vocabulary = self.input_vocabulary

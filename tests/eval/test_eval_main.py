@@ -4,30 +4,39 @@ import json
 import os
 
 import pytest
+import seqio
 
-from flan_jax.eval import benchmarks, held_out_tasks, infer, main
+from flan_jax.eval import benchmarks, held_out_tasks, infer, jobs, main
 
 
 def test_suite_names():
-    assert main.suite_names("flan_held_out") == ["flan_held_out"]
-    assert main.suite_names("mmlu, bbh_cot") == ["mmlu", "bbh_cot"]
-    assert main.suite_names(["a", "b"]) == ["a", "b"]
+    assert jobs.suite_names("flan_held_out") == ["flan_held_out"]
+    assert jobs.suite_names("mmlu, bbh_cot") == ["mmlu", "bbh_cot"]
+    assert jobs.suite_names(["a", "b"]) == ["a", "b"]
     with pytest.raises(ValueError, match="EVAL_SUITE is empty"):
-        main.suite_names(" , ")
+        jobs.suite_names(" , ")
 
 
-def test_data_dirs_become_environment_variables(monkeypatch):
+def test_data_dirs_are_registration_arguments(clean_registries, data_dirs, monkeypatch):
+    """EVAL_DATA_DIRS registers the benchmarks from those directories, never through os.environ."""
+    from flan_jax_tasks import held_out
+
     monkeypatch.setenv("FLAN_JAX_BBH_DIR", "/before")  # restored (to unset) after the test
-    main.apply_data_dirs({"bbh": "/data/bbh"})
-    assert os.environ["FLAN_JAX_BBH_DIR"] == "/data/bbh"
+    names = held_out.register_data_dirs({"bbh": data_dirs["bbh"], "tydiqa": None})
+    assert os.environ["FLAN_JAX_BBH_DIR"] == "/before"
+    assert "bbh_navigate" in names and "bbh_cot" in names and names[-1] == "flan_held_out"
+    assert held_out_tasks.benchmark_of("bbh_navigate").data_dir == str(data_dirs["bbh"])
+    assert not any(name.startswith("tydiqa") for name in seqio.TaskRegistry.names())
+    again = held_out.register_data_dirs({"bbh": data_dirs["bbh"]})  # replaces, never registers twice
+    assert len(seqio.get_mixture_or_task("flan_held_out").tasks) == len(again) - 3  # bbh, bbh_cot, the suite
     with pytest.raises(ValueError, match="EVAL_DATA_DIRS key 'bigbench'"):
-        main.apply_data_dirs({"bigbench": "/x"})
+        held_out.register_data_dirs({"bigbench": "/x"})
 
 
 def test_dump_prompts_are_the_exact_prompts(clean_registries, data_dirs, tmp_path):
     held_out_tasks.register_benchmark("bbh_cot", data_dirs["bbh"])
     held_out_tasks.register_benchmark("tydiqa", data_dirs["tydiqa"])
-    written = main.dump_prompts("bbh_cot_navigate,tydiqa_swahili", tmp_path)
+    written = jobs.dump_prompts("bbh_cot_navigate,tydiqa_swahili", tmp_path)
     assert written == {"bbh_cot.jsonl": 250, "tydiqa.jsonl": 499}
     records = [json.loads(line) for line in (tmp_path / "bbh_cot.jsonl").read_text().splitlines()]
     expected = benchmarks.bbh_examples("navigate", data_dirs["bbh"], cot=True)
@@ -39,13 +48,13 @@ def test_dump_prompts_are_the_exact_prompts(clean_registries, data_dirs, tmp_pat
 def test_infer_reads_inputs_and_answers_interactively(tmp_path):
     good = tmp_path / "in.jsonl"
     good.write_text('{"inputs": "hello", "id": 7}\n\n{"inputs": "bye"}\n')
-    assert infer.read_inputs(str(good)) == [{"inputs": "hello", "id": 7}, {"inputs": "bye"}]
+    assert jobs.read_inputs(str(good)) == [{"inputs": "hello", "id": 7}, {"inputs": "bye"}]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"inputs": "ok"}\n{"text": "no inputs"}\n')
     with pytest.raises(ValueError, match="bad.jsonl:2"):
-        infer.read_inputs(str(bad))
+        jobs.read_inputs(str(bad))
     stdout = io.StringIO()
-    count = infer.interactive(lambda texts: [t.upper() for t in texts], io.StringIO("abc\nxyz\n\nignored\n"), stdout)
+    count = jobs.interactive(lambda texts: [t.upper() for t in texts], io.StringIO("abc\nxyz\n\nignored\n"), stdout)
     assert count == 2 and stdout.getvalue() == "> ABC\n> XYZ\n> "
 
 

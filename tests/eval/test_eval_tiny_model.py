@@ -14,10 +14,10 @@ from flax import linen as nn
 
 model_lib = pytest.importorskip("flan_jax.models.model")
 
-from flan_jax.data import vocabularies  # noqa: E402
-from flan_jax.eval import evaluator, held_out_tasks, infer, score  # noqa: E402
+from flan_jax.data import features, vocabularies  # noqa: E402
+from flan_jax.eval import evaluator, held_out_tasks, jobs, score  # noqa: E402
 from flan_jax.models import t5  # noqa: E402
-from flan_jax.train import checkpoints, trainer  # noqa: E402
+from flan_jax.train import checkpoints  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LENGTHS = {"inputs": 128, "targets": 16}
@@ -32,7 +32,7 @@ def _tiny_model():
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     model = _tiny_model()
-    shapes = trainer.model_input_shapes(model, LENGTHS, pack=False)
+    shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, LENGTHS, pack=False)
     params = nn.meta.unbox(model.get_initial_variables(jax.random.PRNGKey(0), shapes)["params"])
     path = tmp_path_factory.mktemp("tiny") / "checkpoints" / "7"
     checkpoints.save_params(path, params)
@@ -103,9 +103,7 @@ def test_eval_cli_matches_score(checkpoint, small_data, tmp_path):
 def test_rank_classification_and_infer_with_the_tiny_model(clean_registries, checkpoint, small_data):
     model = _tiny_model()
     held_out_tasks.register_benchmark("bbh", small_data["bbh"])
-    from flan_jax.eval import main
-
-    params, step = main.restore_params(model, str(checkpoint), LENGTHS)
+    params, step = jobs.restore(model, str(checkpoint), LENGTHS)
     assert step == 7
     results = evaluator.evaluate(model, params, "bbh", task_feature_lengths=LENGTHS, batch_size=4, rank_classification=True)
     for name in ("bbh_boolean_expressions", "bbh_sports_understanding"):
@@ -113,7 +111,7 @@ def test_rank_classification_and_infer_with_the_tiny_model(clean_registries, che
         assert result.rank_classification and result.num_examples == 5
         options = {"True", "False"} if "boolean" in name else {"yes", "no"}
         assert {r["prediction"] for r in result.predictions} <= options  # always one of the options
-    outputs = infer.infer(model=model, checkpoint_path=str(checkpoint), task_feature_lengths=LENGTHS,
+    outputs = jobs.infer(model=model, checkpoint_path=str(checkpoint), task_feature_lengths=LENGTHS,
                           prompts=["What is 2 + 2?", "Name a colour."], show_progress=False)
     assert [o["inputs"] for o in outputs] == ["What is 2 + 2?", "Name a colour."]
     assert all(isinstance(o["prediction"], str) for o in outputs)

@@ -14,9 +14,9 @@ from flax import linen as nn
 
 pytest.importorskip("flan_jax.models.model")
 
-from flan_jax.data import pipeline, vocabularies  # noqa: E402
+from flan_jax.data import features, pipeline, vocabularies  # noqa: E402
 from flan_jax.eval import evaluator  # noqa: E402
-from flan_jax.eval import main as eval_main  # noqa: E402
+from flan_jax.eval import jobs  # noqa: E402
 from flan_jax.models import model as model_lib  # noqa: E402
 from flan_jax.models import t5  # noqa: E402
 from flan_jax.train import checkpoints, optimizers, partitioning, trainer  # noqa: E402
@@ -61,7 +61,7 @@ def _tiny_model():
 def test_training_improves_the_held_out_score(clean_registries, tmp_path):
     _register()
     model = _tiny_model()
-    shapes = trainer.model_input_shapes(model, LENGTHS, pack=False)
+    shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, LENGTHS, pack=False)
     initial = nn.meta.unbox(model.get_initial_variables(jax.random.PRNGKey(0), shapes)["params"])
     before = evaluator.evaluate(model, initial, TASK, task_feature_lengths=LENGTHS, batch_size=16).tasks[TASK]
 
@@ -72,7 +72,7 @@ def test_training_improves_the_held_out_score(clean_registries, tmp_path):
         checkpoint_config=checkpoints.CheckpointConfig(period=TRAIN_STEPS, async_save=False), log_period=10,
         truncation_check_examples=0, show_progress=False,
     )
-    after = eval_main.evaluate(model=model, checkpoint_path=str(tmp_path / "run"), suite=TASK, output_dir=str(tmp_path / "eval"),
+    after = jobs.evaluate(model=model, checkpoint_path=str(tmp_path / "run"), suite=TASK, output_dir=str(tmp_path / "eval"),
                                task_feature_lengths=LENGTHS, batch_size=16, show_progress=False).tasks[TASK]
 
     assert before.num_examples == after.num_examples == 64 and after.split == "validation"

@@ -2,7 +2,7 @@
 
 Trains the tiny T5 for a few steps on the tiny task with seqio's unshuffled, unpacked stream,
 so N processes together read a permutation of the batch one process reads alone; process 0
-writes the per-step losses and parameter norms to OUT_JSON. Then `flan-jax eval`'s `evaluate`
+writes the per-step losses and parameter norms to OUT_JSON. Then `flan-jax eval`'s job (`jobs.evaluate`)
 decodes the validation examples of EVAL_CHECKPOINT, each process its share; every process
 writes the gathered predictions to OUT_JSON.eval.PROCESS_ID.json (the chief also the results).
 """
@@ -25,7 +25,7 @@ if num_processes > 1:
     )
 
 import tiny_setup  # noqa: E402
-from flan_jax.eval import main as eval_main  # noqa: E402
+from flan_jax.eval import jobs  # noqa: E402
 from flan_jax.train import checkpoints, optimizers, partitioning, trainer  # noqa: E402
 
 tiny_setup.register()
@@ -54,7 +54,7 @@ if jax.process_index() == 0:
             f,
         )
 
-results = eval_main.evaluate(
+results = jobs.evaluate(
     model=tiny_setup.tiny_model(dropout_rate=0.0, num_encoder_layers=1, num_decoder_layers=1),
     checkpoint_path=eval_checkpoint,
     suite=tiny_setup.TASK_NAME,

@@ -9,6 +9,7 @@ import tiny_setup
 
 # Runs against the model engineer's flan_jax.models (skipped only while it is absent).
 pytest.importorskip("flan_jax.models.model")
+from flan_jax.data import features  # noqa: E402
 from flan_jax.train import checkpoints, optimizers, partitioning, steps, trainer  # noqa: E402
 
 MESHES = [(8, 1), (4, 2), (2, 4)]  # (data, model)
@@ -29,7 +30,7 @@ def _run_steps(model, batches, partitioner, num_microbatches=1):
     """Losses and final parameters of NUM_STEPS jitted train steps on `partitioner`'s mesh."""
     schedule = optimizers.constant_schedule(1e-2)
     optimizer = optimizers.adafactor(schedule)
-    shapes = trainer.model_input_shapes(model, tiny_setup.LENGTHS, pack=True)
+    shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, tiny_setup.LENGTHS, pack=True)
     layout = steps.state_layout(model, optimizer, partitioner, shapes)
     state = steps.init_state(model, optimizer, layout, shapes, jax.random.PRNGKey(0))
     step = steps.jit_train_step(model, optimizer, schedule, layout, partitioner, num_microbatches)
@@ -138,7 +139,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, clea
         _train(tmp_path, 8, model=model, schedule=exploding, checkpoint_config=config)
     manager = checkpoints.CheckpointManager(tmp_path / "checkpoints", config)
     assert manager.all_steps() == [2, 3]  # keep-last-2, and nothing written from step 4 on
-    shapes = trainer.model_input_shapes(model, tiny_setup.LENGTHS, pack=True)
+    shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, tiny_setup.LENGTHS, pack=True)
     partitioner = partitioning.Partitioner(num_partitions=1)
     layout = steps.state_layout(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), partitioner, shapes)
     abstract = checkpoints.abstract_like(layout.abstract_state.params, layout.shardings.params)
@@ -209,7 +210,7 @@ def test_summaries_divide_raw_sums_by_tokens():
 def test_evaluate_loss_sums_over_batches(clean_registries, model):
     tiny_setup.register()
     partitioner = partitioning.Partitioner(num_partitions=2)
-    shapes = trainer.model_input_shapes(model, tiny_setup.LENGTHS, pack=False)
+    shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, tiny_setup.LENGTHS, pack=False)
     layout = steps.state_layout(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), partitioner, shapes)
     params = steps.init_state(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), layout, shapes, jax.random.PRNGKey(0)).params
     config = tiny_setup.dataset_config(split="validation", pack=False, batch_size=16)

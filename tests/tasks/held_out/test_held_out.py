@@ -19,7 +19,7 @@ def test_register_every_benchmark_and_the_suite(clean_registries, shared_data):
     assert len(seqio.get_mixture_or_task("flan_held_out").tasks) == 57 * 2 + 27 * 2 + 9 + 11
     assert registry.collection_of("bbh_cot_navigate") == "held_out"
     info = held_out_tasks.benchmark_of("mmlu_cot_virology")
-    assert (info.benchmark, info.subtask) == ("mmlu_cot", "virology")
+    assert (info.family, info.subtask) == ("mmlu_cot", "virology")
 
     task = seqio.get_mixture_or_task("tydiqa_korean")
     example = next(task.get_dataset(None, split="test", shuffle=False).as_numpy_iterator())

@@ -1,0 +1,88 @@
+"""Model features from token rows: the one place batches for a model are built.
+
+The training pipeline (rows packed with several drawn examples) and the evaluator (one example
+per row) both call the builder of the model's feature layout, so a model sees the same features
+in training and evaluation. The layouts are t5x's, as seqio's feature converters emit them (a
+test checks equality with the converter), built in numpy: the hierarchical pipeline packs in
+Python and must not enter tf.data per batch.
+
+A layout is chosen by the model's `FEATURE_CONVERTER_CLS`:
+
+  seqio.EncDecFeatureConverter   encoder_decoder: encoder_input_tokens, decoder_input_tokens,
+                                 decoder_target_tokens, decoder_loss_weights (+ segment ids and
+                                 positions of both stacks when packed)
+"""
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import seqio
+
+Example = tuple[Sequence[int], Sequence[int]]  # (inputs, targets) token ids, EOS included
+Features = dict[str, np.ndarray]
+# rows (the examples packed into each row), batch size, {"inputs": n, "targets": m}, pack -> features
+Builder = Callable[[Sequence[Sequence[Example]], int, Mapping[str, int], bool], Features]
+
+
+def encoder_decoder(rows: Sequence[Sequence[Example]], batch_size: int, lengths: Mapping[str, int],
+                    pack: bool) -> Features:
+    """The features `seqio.EncDecFeatureConverter(pack=pack)` emits for these rows (int32).
+
+    Args:
+      rows: per row, the examples it holds (one when unpacked), each fitting the row's room.
+      batch_size: rows of the batch; rows beyond `len(rows)` are all padding.
+      lengths: {"inputs": encoder length, "targets": decoder length}.
+      pack: emit segment ids and positions (several examples share a row, never attending
+        across segments).
+
+    Returns:
+      int32 arrays [batch_size, length]; decoder inputs are the targets shifted right with BOS 0.
+    """
+    enc_shape, dec_shape = (batch_size, lengths["inputs"]), (batch_size, lengths["targets"])
+    out = {
+        "encoder_input_tokens": np.zeros(enc_shape, np.int32),
+        "decoder_target_tokens": np.zeros(dec_shape, np.int32),
+        "decoder_input_tokens": np.zeros(dec_shape, np.int32),
+    }
+    if pack:
+        for key, shape in [("encoder_segment_ids", enc_shape), ("encoder_positions", enc_shape),
+                           ("decoder_segment_ids", dec_shape), ("decoder_positions", dec_shape)]:
+            out[key] = np.zeros(shape, np.int32)
+    dec_len = dec_shape[1]
+    for r, row in enumerate(rows):
+        e = d = 0
+        for segment, (inputs, targets) in enumerate(row, start=1):
+            li, lt = len(inputs), len(targets)
+            out["encoder_input_tokens"][r, e:e + li] = inputs
+            out["decoder_target_tokens"][r, d:d + lt] = targets
+            # Shifted right, BOS (0) first. Like seqio, an unpacked row shifts the whole padded
+            # row (its EOS lands on the first padding position); a packed row shifts within the
+            # segment.
+            shifted = targets if not pack else targets[:-1]
+            out["decoder_input_tokens"][r, d + 1:d + 1 + len(shifted)] = shifted[:dec_len - d - 1]
+            if pack:
+                out["encoder_segment_ids"][r, e:e + li] = segment
+                out["encoder_positions"][r, e:e + li] = np.arange(li)
+                out["decoder_segment_ids"][r, d:d + lt] = segment
+                out["decoder_positions"][r, d:d + lt] = np.arange(lt)
+            e, d = e + li, d + lt
+    out["decoder_loss_weights"] = (out["decoder_target_tokens"] != 0).astype(np.int32)
+    return out
+
+
+# Feature converter class -> the numpy builder of its layout.
+BUILDERS: dict[type, Builder] = {seqio.EncDecFeatureConverter: encoder_decoder}
+
+
+def builder_for(converter: seqio.FeatureConverter | type) -> Builder | None:
+    """The numpy builder of a converter's layout (a class, or an instance that adds nothing the
+    builder lacks: BOS 0, no passthrough features); None where only seqio's converter will do."""
+    if isinstance(converter, type):
+        return BUILDERS.get(converter)
+    plain = converter.bos_id == 0 and not converter._passthrough_features  # pylint: disable=protected-access
+    return BUILDERS.get(type(converter)) if plain else None
+
+
+def model_input_shapes(converter_cls: type, task_feature_lengths: Mapping[str, int], pack: bool) -> dict[str, tuple[int, int]]:
+    """Shapes of the model features for initialisation (batch 1: parameters do not depend on it)."""
+    lengths = converter_cls(pack=pack).get_model_feature_lengths(dict(task_feature_lengths))
+    return {name: (1, length) for name, length in lengths.items()}

@@ -1,0 +1,192 @@
+"""The jobs `flan-jax eval` and `flan-jax infer` run, as plain functions gin binds (eval.gin,
+infer.gin): restore a checkpoint, run the evaluator or decode prompts, write what came out.
+
+Library code: the command-line modules (`flan_jax.eval.main`, `flan_jax.eval.infer`) parse flags
+and gin and call these; tests and other programs call them directly with the same arguments.
+"""
+import json
+import os
+import pathlib
+import sys
+from typing import Any, Iterable, Mapping, Sequence, TextIO
+
+import jax
+
+from flan_jax.data import features
+from flan_jax.eval import evaluator, held_out_tasks, report
+from flan_jax.train import checkpoints, partitioning
+
+CHECKPOINT_MACRO = "CHECKPOINT_PATH"  # eval.gin / infer.gin's name for the checkpoint to restore
+
+
+def suite_names(suite: str | Sequence[str]) -> list[str]:
+    """EVAL_SUITE -> task / mixture names: "a,b" and ["a", "b"] both give ["a", "b"]."""
+    parts = suite.split(",") if isinstance(suite, str) else list(suite)
+    names = [p.strip() for p in parts if p and p.strip()]
+    if not names:
+        raise ValueError("EVAL_SUITE is empty: name 'flan_held_out', a benchmark, or tasks / mixtures.")
+    return names
+
+
+def dump_prompts(suite: str | Sequence[str], directory: str | os.PathLike, split: str | None = None) -> dict[str, int]:
+    """Writes each task's exact prompts as JSON lines; returns file name -> lines written.
+
+    Held-out benchmark tasks go to `{benchmark}.jsonl` with the keys `flan-jax score` uses
+    (subtask, index) plus inputs and targets; other tasks to `{task}.jsonl` with task, index.
+    """
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[dict[str, Any]]] = {}
+    for task in evaluator.expand_tasks(suite_names(suite)):
+        info = held_out_tasks.benchmark_of(task.name)
+        task_split = evaluator.evaluation_split(task, split)
+        for position, ex in enumerate(evaluator.load_examples(task, task_split)):
+            key = {"subtask": info.subtask, "index": int(ex["index"])} if info else {"task": task.name, "index": position}
+            record = {**key, "inputs": ex["inputs_pretokenized"].decode("utf-8"),
+                      "targets": ex["targets_pretokenized"].decode("utf-8")}
+            files.setdefault(info.family if info else task.name, []).append(record)
+    for name, records in files.items():
+        with open(directory / f"{name}.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return {f"{name}.jsonl": len(records) for name, records in files.items()}
+
+
+def restore(model: Any, checkpoint_path: str | None, task_feature_lengths: Mapping[str, int],
+            partitioner: partitioning.Partitioner | None = None) -> tuple[Any, int]:
+    """CHECKPOINT_PATH's parameters placed by the partitioner, and its step.
+
+    Raises:
+      ValueError: no CHECKPOINT_PATH is set (saying how to set it).
+    """
+    if not checkpoint_path:
+        raise ValueError("No checkpoint: set --gin.CHECKPOINT_PATH=\"'runs/x'\" (a MODEL_DIR, its "
+                         "checkpoints/ directory or one step directory).")
+    input_shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, task_feature_lengths, pack=False)
+    return checkpoints.restore_model_params(model, checkpoint_path, input_shapes, partitioner, CHECKPOINT_MACRO)
+
+
+def evaluate(
+    *,
+    model: Any,
+    checkpoint_path: str | None,
+    suite: str | Sequence[str],
+    output_dir: str | None,
+    task_feature_lengths: Mapping[str, int],
+    batch_size: int = 32,
+    split: str | None = None,
+    max_examples: int | None = None,
+    rank_classification: bool = False,
+    decode: evaluator.DecodeOptions = evaluator.DecodeOptions(),
+    partitioner: partitioning.Partitioner | None = None,
+    show_progress: bool = True,
+) -> report.EvalResults:
+    """Restores CHECKPOINT_PATH, evaluates the suite, writes results, Markdown, predictions, TensorBoard.
+
+    Args:
+      model: the EncoderDecoderModel of the model gin file (MODEL).
+      checkpoint_path: a step directory, a checkpoints directory (latest step) or a MODEL_DIR.
+      suite: EVAL_SUITE: "flan_held_out", a benchmark, or comma-separated tasks / mixtures.
+      output_dir: EVAL_OUTPUT_DIR; None = `{checkpoint_path}/eval`.
+      task_feature_lengths: input / target (decode) lengths.
+      batch_size, split, max_examples, rank_classification, decode: see `evaluator.evaluate`.
+      partitioner: places the parameters (default: `partitioning.Partitioner()`); in several JAX
+        processes each one decodes its share of the examples on it (see `evaluator.evaluate`).
+      show_progress: progress bars.
+
+    Returns:
+      The results (also written under `output_dir`).
+    """
+    from clu import metric_writers
+
+    partitioner = partitioner or partitioning.Partitioner()
+    params, step = restore(model, checkpoint_path, task_feature_lengths, partitioner)
+    output_dir = output_dir or str(pathlib.Path(checkpoint_path) / "eval")
+    results = evaluator.evaluate(
+        model, params, suite_names(suite), task_feature_lengths=task_feature_lengths, batch_size=batch_size,
+        split=split, max_examples=max_examples, rank_classification=rank_classification, decode=decode,
+        progress=show_progress, placer=partitioner,
+    )
+    if jax.process_index() != 0:  # every process holds the gathered results; the chief writes them
+        return results
+    written = report.write_results(results, output_dir)
+    writer = metric_writers.create_default_writer(output_dir, just_logging=False)
+    writer.write_scalars(step, results.scalars())
+    writer.flush()
+    writer.close()
+    print(report.format_markdown(results))
+    print(f"Wrote {written['json']}, {written['markdown']} and {written['predictions']}/ (step {step}).")
+    return results
+
+
+def read_inputs(path: str) -> list[dict[str, Any]]:
+    """JSON-lines records with an "inputs" string (the line is named when one lacks it)."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("inputs"), str):
+                raise ValueError(f"{path}:{line_number}: expected a JSON object with an 'inputs' string.")
+            records.append(record)
+    return records
+
+
+def interactive(predict, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    """Reads prompts line by line and prints each output; stops at an empty line or EOF."""
+    count = 0
+    while True:
+        stdout.write("> ")
+        stdout.flush()
+        line = stdin.readline()
+        if not line.strip():
+            return count
+        stdout.write(predict([line.rstrip("\n")])[0] + "\n")
+        count += 1
+
+
+def write_records(records: Iterable[Mapping[str, Any]], path: str | None) -> None:
+    """JSON lines to `path`, or to stdout when None."""
+    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
+    if path is None:
+        sys.stdout.writelines(lines)
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+
+
+def infer(
+    *,
+    model: Any,
+    checkpoint_path: str | None,
+    task_feature_lengths: Mapping[str, int],
+    batch_size: int = 8,
+    decode: evaluator.DecodeOptions = evaluator.DecodeOptions(),
+    partitioner: partitioning.Partitioner | None = None,
+    input_file: str | None = None,
+    output_file: str | None = None,
+    prompts: Sequence[str] = (),
+    show_progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Restores CHECKPOINT_PATH and predicts for `input_file`, `prompts`, or (neither) stdin.
+
+    Returns:
+      The output records ({..., "inputs", "prediction"}); also written to `output_file`
+      (JSON lines) when given, printed otherwise.
+    """
+    partitioner = partitioner or partitioning.Partitioner()
+    params, _ = restore(model, checkpoint_path, task_feature_lengths, partitioner)
+
+    def predict(texts: Sequence[str]) -> list[str]:
+        return evaluator.predict_texts(model, params, texts, task_feature_lengths=task_feature_lengths,
+                                       batch_size=batch_size, decode=decode, progress=show_progress and len(texts) > batch_size,
+                                       placer=partitioner)
+
+    records = read_inputs(input_file) if input_file else [{"inputs": p} for p in prompts]
+    if not records:
+        interactive(predict)
+        return []
+    outputs = [{**r, "prediction": p} for r, p in zip(records, predict([r["inputs"] for r in records]))]
+    if jax.process_index() == 0:  # every process holds the gathered outputs; the chief writes them
+        write_records(outputs, output_file)
+    return outputs
