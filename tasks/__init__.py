@@ -6,6 +6,9 @@ tests (which empty the registries first).
 
   synthetic      generated task families in clusters; offline, the default suite
   flan2021, t0, niv2, cot, dialog   the Flan 2022 collections (data from TFDS / HF / files)
+  program_synthesis                 code generation and repair (recorded in flan2021, as Muffin)
+  families       template families flan2021 and t0 share (registers nothing)
+  collection_list  the Flan collection's task list (flan_collection_info.csv) against our tasks
   held_out       MMLU, BBH, TyDiQA, MGSM evaluation tasks
   mixtures       flan2022, synthetic_train, synthetic_held_out, ...
   all            every module above: the whole collection in one import

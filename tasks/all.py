@@ -8,6 +8,7 @@ read only when used, and mixtures leave out tasks whose data is absent (one warn
 # The order is the registration order; `mixtures` comes last, it mixes the others' tasks.
 import flan_jax_tasks.synthetic  # noqa: F401
 import flan_jax_tasks.flan2021  # noqa: F401
+import flan_jax_tasks.program_synthesis  # noqa: F401  (part of the flan2021 collection)
 import flan_jax_tasks.t0  # noqa: F401
 import flan_jax_tasks.niv2  # noqa: F401
 import flan_jax_tasks.cot  # noqa: F401

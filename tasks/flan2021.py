@@ -1,159 +1,49 @@
 """Flan 2021 ("Muffin"): the TFDS datasets of FLAN (Wei et al. 2021) grouped by task cluster.
 
 Each dataset is a `seqio.TfdsDataSource` (by builder name and pinned version) plus a `prepare`
-function mapping its fields to the fields of its template family, e.g. RTE's
+function mapping its fields to the fields of its template family (`families.py`), e.g. RTE's
 {sentence1, sentence2, label} -> {premise, hypothesis, options, answer}. Families with a label
-set register zs/fs x opt/noopt; open-ended ones zs_noopt and fs_noopt.
+set register zs/fs x opt/noopt; open-ended ones zs_noopt and fs_noopt; every family also has
+input-inversion templates (`_inv`), one "Inverted ..." task per dataset in the Flan 2022 list.
 
-A representative subset of FLAN 2021's 62 datasets (those whose TFDS builder exists in the
-installed tensorflow_datasets), per cluster:
+The datasets of the Flan 2022 collection's list (`flan-jax tasks coverage`) from its FLAN and
+FLAN/T0 sources, per cluster:
 
   nli                    anli r1-r3, rte, cb, mnli, qnli, snli, wnli
   commonsense            copa, hellaswag, piqa, story_cloze
-  sentiment              imdb, sst2, yelp
+  sentiment              imdb, sst2, yelp, sentiment140
   paraphrase             mrpc, qqp, paws, stsb
-  closed_book_qa         arc easy/challenge, natural questions (open), trivia_qa
+  closed_book_qa         arc easy/challenge, natural questions (open), trivia_qa, trivia_qa_wiki_missing,
+                         unified_qa_science_inst
   struct_to_text         common_gen, dart, e2e, web_nlg
-  translation            wmt16 de-en and ro-en, both directions
-  reading_comprehension  boolq, drop, multirc, openbookqa, squad v1.1
+  translation            wmt16 cs/de/fi/ro/ru/tr-en, wmt14 fr-en, para_crawl en-es; both directions
+  reading_comprehension  boolq, drop, multirc, openbookqa, squad v1.1 and v2.0, coqa, quac, record,
+                         cosmos_qa
   coreference            winogrande, wsc, dpr
-  summarization          cnn_dailymail, xsum, gigaword, aeslc
-  misc                   trec, ag_news
+  summarization          cnn_dailymail, xsum, gigaword, aeslc, multi_news, newsroom, samsum,
+                         wiki_lingua_english_en, opinion_abstracts idebate and rotten_tomatoes
+  misc                   trec, ag_news, cola, wic, lambada, math_dataset, true_case, fix_punct,
+                         word_segment
 
-Data is prepared by TFDS (`tfds build` or download to ~/tensorflow_datasets); registration
+Data is prepared by TFDS (`tfds build` or
+download to ~/tensorflow_datasets; newsroom and story_cloze need a manual download); registration
 reads nothing. Examples a prepare function cannot map (e.g. SNLI's unlabeled pairs) are dropped.
 """
 import dataclasses
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 import seqio
 
 from flan_jax.data import registry
-from flan_jax.data.templates import Template, TemplateSet
+from flan_jax.data.templates import TemplateSet
+from flan_jax_tasks.families import (
+    ACCEPTABILITY, CASING, CLOSED_BOOK_QA, CONTINUATION, CONVERSATIONAL_QA, COREFERENCE, LANGUAGE_MODELING, MATH_QA,
+    MULTIPLE_CHOICE, MULTIPLE_CHOICE_QA, NLI, OPINION_SUMMARY, PARAPHRASE, PLACEHOLDER_QA, PUNCTUATION, READING_QA, READING_YES_NO,
+    SENTIMENT, STRUCT_TO_TEXT, SUMMARIZATION, TOPIC, TRANSLATION, WORD_SEGMENTATION, WORD_SENSE)
 
 COLLECTION = "flan2021"
 PREFIX = "flan2021_"
-
-
-def t(*pairs: tuple[str, str]) -> tuple[Template, ...]:
-    return tuple(Template(i, o) for i, o in pairs)
-
-
-# ------------------------------------------------------------------ template families (data)
-NLI = TemplateSet(t(
-    ("{premise}\n\nBased on the paragraph above can we conclude that \"{hypothesis}\"?\n\n{options_}", "{answer}"),
-    ("{premise}\n\nCan we draw the following conclusion?\n{hypothesis}\n\n{options_}", "{answer}"),
-    ("Premise: {premise}\nHypothesis: {hypothesis}\nDoes the premise entail the hypothesis?\n\n{options_}", "{answer}"),
-    ("{premise}\nDoes this next sentence follow, given the preceding text?\n{hypothesis}\n\n{options_}", "{answer}"),
-    ("Read the text and determine if the sentence is true:\n\n{premise}\n\nSentence: {hypothesis}\n{options_}", "{answer}"),
-    ("Can we draw the following hypothesis from the context?\n\nContext:\n\n{premise}\n\nHypothesis: {hypothesis}\n{options_}", "{answer}"),
-    ("Determine if the sentence is true based on the text below:\n{hypothesis}\n\n{premise}\n{options_}", "{answer}"),
-    ("{premise}\n\nIs it true that {hypothesis}?\n{options_}", "{answer}"),
-    ("Given \"{premise}\", is \"{hypothesis}\" a valid inference?\n{options_}", "{answer}"),
-), options_field="options")
-
-SENTIMENT = TemplateSet(t(
-    ("{text}\nWhat is the sentiment of this review?\n{options_}", "{answer}"),
-    ("{text}\nDid this review think positively or negatively of the movie?\n{options_}", "{answer}"),
-    ("Review: {text}\nIs this review positive or negative?\n{options_}", "{answer}"),
-    ("How would one describe the sentiment of this text?\n{text}\n{options_}", "{answer}"),
-    ("Determine the sentiment:\n\n{text}\n{options_}", "{answer}"),
-    ("{text}\n\nChoose your answer. How does the reviewer feel?\n{options_}", "{answer}"),
-    ("Is the sentiment of the following text positive or negative?\n{text}\n{options_}", "{answer}"),
-    ("Text: {text}\nWhat is the tone of this text?\n{options_}", "{answer}"),
-), options_field="options")
-
-PARAPHRASE = TemplateSet(t(
-    ("Here are two sentences:\n{sentence1}\n{sentence2}\nDo they have the same meaning?\n{options_}", "{answer}"),
-    ("Sentence 1: {sentence1}\nSentence 2: {sentence2}\nAre these two sentences paraphrases of each other?\n{options_}", "{answer}"),
-    ("Do the following two sentences mean the same thing?\n{sentence1}\n{sentence2}\n\n{options_}", "{answer}"),
-    ("{sentence1}\n{sentence2}\nAre these two sentences saying the same thing?\n{options_}", "{answer}"),
-    ("Are the following two sentences semantically equivalent?\n\"{sentence1}\"\n\"{sentence2}\"\n{options_}", "{answer}"),
-    ("Does \"{sentence1}\" convey the same information as \"{sentence2}\"?\n{options_}", "{answer}"),
-    ("First: {sentence1}\nSecond: {sentence2}\nWould you say these are paraphrases?\n{options_}", "{answer}"),
-    ("Rate how similar these are.\n{sentence1}\n{sentence2}\n{options_}", "{answer}"),
-), options_field="options")
-
-CLOSED_BOOK_QA = TemplateSet(t(
-    ("{question}", "{answer}"),
-    ("Answer the following question: {question}", "{answer}"),
-    ("Q: {question}\nA:", "{answer}"),
-    ("Question: {question}\nAnswer:", "{answer}"),
-    ("Please answer this question: {question}", "{answer}"),
-    ("What is the answer to this question? {question}", "{answer}"),
-    ("Answer this question.\n\n{question}", "{answer}"),
-    ("Write the answer: {question}", "{answer}"),
-))
-
-MULTIPLE_CHOICE_QA = TemplateSet(t(
-    ("{question}\n\n{options_}", "{answer}"),
-    ("Question: {question}\nWhat is the correct answer to the question from the following choices?\n{options_}", "{answer}"),
-    ("Q: {question}\n{options_}\nA:", "{answer}"),
-    ("Pick the answer to this question.\n{question}\n{options_}", "{answer}"),
-    ("{question}\nWhich is the correct answer?\n{options_}", "{answer}"),
-    ("Answer the following multiple-choice question.\n{question}\n{options_}", "{answer}"),
-), options_field="options")
-
-READING_QA = TemplateSet(t(
-    ("{context}\n\nAnswer a question about this article:\n{question}", "{answer}"),
-    ("Read this and answer the question.\n\n{context}\n\n{question}", "{answer}"),
-    ("{context}\nQ: {question}\nA:", "{answer}"),
-    ("Answer the question based on the passage.\nPassage: {context}\nQuestion: {question}", "{answer}"),
-    ("Context: {context}\n\nQuestion: {question}\n\nAnswer:", "{answer}"),
-    ("{question}\nFind the answer in this text:\n{context}", "{answer}"),
-))
-
-READING_YES_NO = TemplateSet(t(
-    ("{context}\n\nCan we conclude that {question}?\n{options_}", "{answer}"),
-    ("{context}\nBased on the passage, {question}?\n{options_}", "{answer}"),
-    ("Read the text and answer the question.\n{context}\nQuestion: {question}?\n{options_}", "{answer}"),
-    ("Passage: {context}\nAfter reading this passage, is the answer to \"{question}\" true?\n{options_}", "{answer}"),
-    ("{context}\n\nIs the following statement correct based on the text?\n{question}\n{options_}", "{answer}"),
-), options_field="options")
-
-CONTINUATION = TemplateSet(t(
-    ("{context}\n\n{question}\n{options_}", "{answer}"),
-    ("Pick the most sensible option.\n{context}\n{question}\n{options_}", "{answer}"),
-    ("Context: {context}\n{question}\nChoose one:\n{options_}", "{answer}"),
-    ("{context}\nWhich of the following is the best answer to \"{question}\"?\n{options_}", "{answer}"),
-    ("Complete the description with the most likely option.\n{context}\n{options_}", "{answer}"),
-), options_field="options")
-
-COREFERENCE = TemplateSet(t(
-    ("{sentence}\n\n{question}\n{options_}", "{answer}"),
-    ("Read this sentence and answer the question.\n{sentence}\n{question}\n{options_}", "{answer}"),
-    ("Sentence: {sentence}\nQuestion: {question}\n{options_}", "{answer}"),
-    ("{question}\n\"{sentence}\"\n{options_}", "{answer}"),
-), options_field="options")
-
-SUMMARIZATION = TemplateSet(t(
-    ("{text}\n\nWrite a summary of the text above.", "{summary}"),
-    ("Article: {text}\n\nSummarize the article.", "{summary}"),
-    ("Summarize this:\n\n{text}", "{summary}"),
-    ("{text}\nTL;DR:", "{summary}"),
-    ("Write a short summary for this text: {text}", "{summary}"),
-))
-
-STRUCT_TO_TEXT = TemplateSet(t(
-    ("Data: {data}\n\nWrite a sentence that describes this data.", "{answer}"),
-    ("Generate a sentence about this data: {data}", "{answer}"),
-    ("{data}\n\nWhat is a sentence that expresses these facts?", "{answer}"),
-    ("Write a sentence using all of these: {data}", "{answer}"),
-))
-
-TRANSLATION = TemplateSet(t(
-    ("{source}\n\nTranslate to {target_lang}.", "{answer}"),
-    ("Translate the following sentence to {target_lang}:\n{source}", "{answer}"),
-    ("How is \"{source}\" said in {target_lang}?", "{answer}"),
-    ("{source_lang}: {source}\n{target_lang}:", "{answer}"),
-))
-
-TOPIC = TemplateSet(t(
-    ("{text}\n\nWhat is this text about?\n{options_}", "{answer}"),
-    ("Which topic is this article about?\n\n{text}\n{options_}", "{answer}"),
-    ("Classify this text: {text}\n{options_}", "{answer}"),
-    ("{text}\nWhich category best describes it?\n{options_}", "{answer}"),
-), options_field="options")
 
 
 # ------------------------------------------------------------------ field mappings
@@ -284,7 +174,8 @@ def _common_gen(ex):
     return {"data": ", ".join(ex["concepts"]), "answer": ex["target"]} if ex["target"] else None
 
 
-LANGUAGES = {"de": "German", "ro": "Romanian", "en": "English"}
+LANGUAGES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fi": "Finnish", "fr": "French",
+             "ro": "Romanian", "ru": "Russian", "tr": "Turkish"}
 
 
 def _translate(src: str, tgt: str) -> Callable[[dict], dict | None]:
@@ -298,6 +189,124 @@ def _topic(options: Sequence[str], text_fn: Callable[[dict], str], label_key: st
 
 AG_NEWS = ["World", "Sports", "Business", "Science/Tech"]
 TREC_COARSE = ["description", "entity", "abbreviation", "human", "number", "location"]
+
+
+def _numbered(items: Sequence[str]) -> str:
+    """["a", "b"] -> "1. a\n2. b"."""
+    return "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+
+
+def _coqa(ex):
+    questions, answers = ex["questions"], ex["answers"]["input_text"]
+    if not questions or len(questions) != len(answers):
+        return None
+    return {"context": ex["story"], "questions": _numbered(questions), "answers": _numbered(answers)}
+
+
+def _quac(ex):
+    # QuAC marks unanswerable questions with the answer text "CANNOTANSWER": nothing to learn from.
+    answer = ex["orig_answer"]["text"].strip()
+    if not answer or answer == "CANNOTANSWER":
+        return None
+    context = f"{ex['title']}: {ex['section_title']}\n{ex['background']}\n\n{ex['context'].replace('CANNOTANSWER', '').strip()}"
+    return {"context": context, "question": ex["question"], "answer": answer}
+
+
+def _squad_v2(ex):
+    answers = [a for a in ex["answers"]["text"] if a]
+    # The Flan recipe's target for SQuAD 2.0's unanswerable questions.
+    answer = "unanswerable" if ex["is_impossible"] or not answers else answers[0]
+    return {"context": ex["context"], "question": ex["question"], "answer": answer}
+
+
+# ReCoRD passages name up to ~50 entities; options are lettered up to "Z" (templates.letter_for).
+MAX_OPTIONS = 26
+
+
+def _record(ex):
+    left, placeholder, right = ex["query"].partition("@placeholder")
+    options = list(dict.fromkeys(ex["entities"]))  # unique, first-seen order
+    if not placeholder or not ex["answers"] or ex["answers"][0] not in options or len(options) > MAX_OPTIONS:
+        return None
+    answer = ex["answers"][0]
+    return {"passage": ex["passage"].split("\n@highlight")[0].strip(), "query": ex["query"], "options": options,
+            "answer": answer, "statement": f"{left}{answer}{right}".strip()}
+
+
+def _cosmos_qa(ex):
+    options = [ex[f"answer{i}"] for i in range(4)]
+    if len(set(options)) != len(options):
+        return None
+    return _with_answer({"context": ex["context"], "question": ex["question"]}, options, ex["label"])
+
+
+def _wic(ex):
+    return _with_answer({"sentence1": ex["sentence1"], "sentence2": ex["sentence2"], "word": ex["word"]},
+                        ["different meanings", "the same meaning"], ex["label"])
+
+
+def _cola(ex):
+    return _with_answer({"sentence": ex["sentence"]}, ["unacceptable", "acceptable"], ex["label"])
+
+
+def _lambada(ex):
+    context, _, last = ex["passage"].strip().rpartition(" ")
+    return {"context": context, "answer": last} if context and last else None
+
+
+def _math(ex):
+    question, answer = ex["question"].strip(), ex["answer"].strip()
+    return {"question": question, "answer": answer} if question and answer else None
+
+
+def _sentiment140(ex):
+    # Polarity 0 is negative and 4 positive; 2 (neutral) exists only in the test split.
+    label = {0: 0, 4: 1}.get(ex["polarity"])
+    return _with_answer({"text": ex["text"]}, ["negative", "positive"], label)
+
+
+OPTION_LETTERS = re.compile(r"\(([A-E])\)\s*")
+
+
+def _science_inst(ex):
+    """UnifiedQA's "question \\n (A) x (B) y (C) z (D) w" -> question, the four options, the answer."""
+    parts = OPTION_LETTERS.split(ex["input"].replace("\\n", "\n"))
+    question, letters, options = parts[0].strip(), parts[1::2], [o.strip() for o in parts[2::2]]
+    if letters != ["A", "B", "C", "D"]:
+        return None  # as in Flan: exactly four options
+    return _choices(question, options, _index(ex["output"].strip(), options))
+
+
+def _index(value: str, options: Sequence[str]) -> int | None:
+    return list(options).index(value) if value in options else None
+
+
+def _trivia_qa_wiki_missing(ex):
+    """TriviaQA questions without Wikipedia evidence (our reading of the list's name: see DATASETS)."""
+    if ex["entity_pages"]["title"]:
+        return None
+    return _open_qa("question", lambda ex: ex["answer"]["value"])(ex)
+
+
+PUNCTUATION_MARKS = re.compile(r"[^\w\s]")
+
+
+def _text_pair(strip: Callable[[str], str]) -> Callable[[dict], dict | None]:
+    """ParaCrawl's English side as {text: strip(sentence), answer: sentence}, when stripping changes it."""
+    def prepare(ex):
+        sentence = ex["en"].strip()
+        text = strip(sentence)
+        return {"text": text, "answer": sentence} if sentence and text != sentence else None
+    return prepare
+
+
+def _opinions(topic: Callable[[dict], str], opinions_key: str, summary_key: str) -> Callable[[dict], dict | None]:
+    """Opinion Abstracts: up to ten opinions (the Flan recipe's cut) and their one-line summary."""
+    def prepare(ex):
+        opinions = [o for o in ex[opinions_key]["value"][:10] if o]
+        summary = ex[summary_key].strip()
+        return {"topic": topic(ex), "opinions": _numbered(opinions), "summary": summary} if opinions and summary else None
+    return prepare
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,7 +335,18 @@ F_SUM = ("text", "summary")
 F_S2T = ("data", "answer")
 F_TR = ("source_lang", "target_lang", "source", "answer")
 F_TOPIC = ("text", "options", "answer")
+F_ACCEPT = ("sentence", "options", "answer")
+F_WIC = ("sentence1", "sentence2", "word", "options", "answer")
+F_LM = ("context", "answer")
+F_TEXT = ("text", "answer")
+F_CONVQA = ("context", "questions", "answers")
+F_RECORD = ("passage", "query", "options", "answer", "statement")
+F_OPINION = ("topic", "opinions", "summary")
 TEST = {"train": "train", "validation": "test"}
+TRAIN_ONLY = {"train": "train"}
+# true_case, fix_punct and word_segment each read their own third of ParaCrawl en-da, as Flan gave
+# each its own slice of it (flan/v2/task_configs_v1.py), so no sentence appears in two of them.
+PARACRAWL_ENDA = "para_crawl/enda:1.2.0"
 
 DATASETS: tuple[Dataset, ...] = (
     *(Dataset(f"anli_{r}", f"anli/{r}:0.1.0", "nli", NLI, F_NLI, nli("context", "hypothesis", NLI3)) for r in ("r1", "r2", "r3")),
@@ -361,7 +381,11 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("e2e", "e2e_cleaned:0.1.0", "struct_to_text", STRUCT_TO_TEXT, F_S2T, _table),
     Dataset("web_nlg", "web_nlg:0.1.0", "struct_to_text", STRUCT_TO_TEXT, F_S2T, _table),
     *(Dataset(f"wmt16_{a}_{b}", f"wmt16_translate/{pair}:1.0.0", "translation", TRANSLATION, F_TR, _translate(a, b))
-      for pair in ("de-en", "ro-en") for a, b in (pair.split("-"), pair.split("-")[::-1])),
+      for pair in ("cs-en", "de-en", "fi-en", "ro-en", "ru-en", "tr-en") for a, b in (pair.split("-"), pair.split("-")[::-1])),
+    *(Dataset(f"wmt14_{a}_{b}", "wmt14_translate/fr-en:1.0.0", "translation", TRANSLATION, F_TR, _translate(a, b))
+      for a, b in (("fr", "en"), ("en", "fr"))),
+    *(Dataset(f"para_crawl_{a}_{b}", "para_crawl/enes:1.2.0", "translation", TRANSLATION, F_TR, _translate(a, b),
+              TRAIN_ONLY) for a, b in (("en", "es"), ("es", "en"))),
     Dataset("boolq", "super_glue/boolq:1.0.2", "reading_comprehension", READING_YES_NO, F_RCYN, _boolq),
     Dataset("drop", "drop:2.0.0", "reading_comprehension", READING_QA, F_RC,
             _reading("passage", "question", lambda ex: ex["answer"]), {"train": "train", "validation": "dev"}),
@@ -380,6 +404,41 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("trec", "trec:1.0.0", "misc", TOPIC, F_TOPIC, _topic(TREC_COARSE, lambda ex: ex["text"], "label-coarse"), TEST),
     Dataset("ag_news", "ag_news_subset:1.0.0", "misc", TOPIC, F_TOPIC,
             _topic(AG_NEWS, lambda ex: f"{ex['title']}\n\n{ex['description']}"), TEST),
+    # Added for the Flan 2022 collection's list (flan_collection_info.csv): builders and versions
+    # as in google-research/FLAN flan/v2/task_configs_v1.py where installed TFDS has them.
+    Dataset("cola", "glue/cola:2.0.0", "misc", ACCEPTABILITY, F_ACCEPT, _cola),
+    Dataset("wic", "super_glue/wic:1.0.2", "misc", WORD_SENSE, F_WIC, _wic),
+    Dataset("sentiment140", "sentiment140:1.0.0", "sentiment", SENTIMENT, F_SENT, _sentiment140, TEST),
+    Dataset("lambada", "lambada:1.0.0", "misc", LANGUAGE_MODELING, F_LM, _lambada, TEST),
+    Dataset("math_dataset", "math_dataset/algebra__linear_1d:1.0.0", "misc", MATH_QA, F_CBQA, _math, TEST),
+    Dataset("true_case", PARACRAWL_ENDA, "misc", CASING, F_TEXT, _text_pair(str.lower), {"train": "train[:33%]"}),
+    Dataset("fix_punct", PARACRAWL_ENDA, "misc", PUNCTUATION, F_TEXT,
+            _text_pair(lambda s: PUNCTUATION_MARKS.sub("", s)), {"train": "train[33%:66%]"}),
+    Dataset("word_segment", PARACRAWL_ENDA, "misc", WORD_SEGMENTATION, F_TEXT,
+            _text_pair(lambda s: s.replace(" ", "")), {"train": "train[66%:]"}),
+    Dataset("unified_qa_science_inst", "unified_qa/ai2_science_middle:1.0.0", "closed_book_qa", MULTIPLE_CHOICE_QA,
+            F_MCQA, _science_inst),
+    # The list's "trivia_qa_wiki_missing" is defined nowhere public (google-research/FLAN only routes
+    # the name to trivia_qa's templates, flan/v2/utils.py); we read it as the TriviaQA questions whose
+    # Wikipedia evidence is missing (no entity pages), asked closed-book.
+    Dataset("trivia_qa_wiki_missing", "trivia_qa/rc:1.1.0", "closed_book_qa", CLOSED_BOOK_QA, F_CBQA,
+            _trivia_qa_wiki_missing),
+    # FLAN/T0: in both; the Flan 2022 mixture takes it with Flan 2021 (T0 submixture filter `in_flan`).
+    Dataset("cosmos_qa", "cosmos_qa:1.0.0", "reading_comprehension", MULTIPLE_CHOICE, F_CONT, _cosmos_qa),
+    Dataset("coqa", "coqa:1.0.0", "reading_comprehension", CONVERSATIONAL_QA, F_CONVQA, _coqa, TEST),
+    Dataset("quac", "quac:1.0.0", "reading_comprehension", READING_QA, F_RC, _quac),
+    Dataset("squad_v2", "squad/v2.0:3.0.0", "reading_comprehension", READING_QA, F_RC, _squad_v2),
+    Dataset("record", "super_glue/record:1.0.2", "reading_comprehension", PLACEHOLDER_QA, F_RECORD, _record),
+    Dataset("multi_news", "multi_news:2.1.0", "summarization", SUMMARIZATION, F_SUM, _summary("document", "summary")),
+    Dataset("newsroom", "newsroom:1.0.0", "summarization", SUMMARIZATION, F_SUM, _summary("text", "summary")),
+    Dataset("samsum", "samsum:1.0.0", "summarization", SUMMARIZATION, F_SUM, _summary("dialogue", "summary")),
+    Dataset("wiki_lingua_english_en", "gem/wiki_lingua_english_en:1.1.0", "summarization", SUMMARIZATION, F_SUM,
+            _summary("source", "target")),
+    Dataset("opinion_abstracts_idebate", "opinion_abstracts/idebate:1.0.0", "summarization", OPINION_SUMMARY,
+            F_OPINION, _opinions(lambda ex: ex["_debate_name"], "_argument_sentences", "_claim"), TRAIN_ONLY),
+    Dataset("opinion_abstracts_rotten_tomatoes", "opinion_abstracts/rotten_tomatoes:1.0.0", "summarization",
+            OPINION_SUMMARY, F_OPINION,
+            _opinions(lambda ex: ex["_movie_name"].replace("_", " "), "_critics", "_critic_consensus"), TRAIN_ONLY),
 )
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
 

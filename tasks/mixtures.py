@@ -26,15 +26,16 @@ FLAN2022_CAPS = {"flan2021": 30_000, "t0sf": 20_000, "niv2": 5_000, "cot": 100_0
 # "Proportion B" of the paper's mixture-weight ablation: Flan 2021 / T0-SF / CoT / NIv2.
 PROPORTION_B_WEIGHTS = {"flan2021": 46.0, "t0sf": 27.9, "cot": 1.8, "niv2": 24.2}
 
-# collection -> the module that registers it (imported here so this module alone is enough as
-# MIXTURE_OR_TASK_MODULE).
+# collection -> the modules that register it (imported here so this module alone is enough as
+# MIXTURE_OR_TASK_MODULE). Program synthesis is part of Flan 2021 ("Muffin", Chung et al. 2022,
+# Sec. 2.1); the FLAN repository's mixtures give it no weight of its own (see program_synthesis.py).
 COLLECTION_MODULES = {
-    "flan2021": "flan_jax_tasks.flan2021",
-    "t0sf": "flan_jax_tasks.t0",
-    "niv2": "flan_jax_tasks.niv2",
-    "cot": "flan_jax_tasks.cot",
-    "dialog": "flan_jax_tasks.dialog",
-    "synthetic": "flan_jax_tasks.synthetic",
+    "flan2021": ("flan_jax_tasks.flan2021", "flan_jax_tasks.program_synthesis"),
+    "t0sf": ("flan_jax_tasks.t0",),
+    "niv2": ("flan_jax_tasks.niv2",),
+    "cot": ("flan_jax_tasks.cot",),
+    "dialog": ("flan_jax_tasks.dialog",),
+    "synthetic": ("flan_jax_tasks.synthetic",),
 }
 
 SYNTHETIC_CAP = 30_000
@@ -48,15 +49,18 @@ def import_collections(collections: Sequence[str]) -> list[str]:
     """
     imported = []
     for collection in collections:
-        module = COLLECTION_MODULES[collection]
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            logging.info("No module %s: collection %r has no tasks.", module, collection)
-            continue
-        imported.append(collection)
+        found = False
+        for module in COLLECTION_MODULES[collection]:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as e:
+                if e.name != module:
+                    raise
+                logging.info("No module %s: collection %r has no tasks from it.", module, collection)
+                continue
+            found = True
+        if found:
+            imported.append(collection)
     return imported
 
 
@@ -116,7 +120,7 @@ def flan2022_proportion_b(
 
 def default_held_out_clusters() -> tuple[str, ...]:
     """The synthetic suite's own choice of held-out clusters."""
-    synthetic = importlib.import_module(COLLECTION_MODULES["synthetic"])
+    synthetic = importlib.import_module(COLLECTION_MODULES["synthetic"][0])
     return tuple(synthetic.DEFAULT_HELD_OUT_CLUSTERS)
 
 

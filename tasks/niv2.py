@@ -11,7 +11,9 @@ example per reference output). NIv2 tasks come without a label set, so there are
 formats.
 
 Which files are registered (the documented rule):
-  * tasks in `splits/default/test_tasks.txt` never are: they are the benchmark's held-out tasks;
+  * tasks in `splits/default/test_tasks.txt` are not, by default: they are the benchmark's held-out
+    tasks. The Flan Collection did train on them (115 of its NIv2 tasks are in that list);
+    `include_test_split=True` registers them too;
   * tasks overlapping our held-out evaluations are excluded: MMLU-derived tasks, i.e. a name
     containing "mmmlu" or a "Source" that mentions MMLU, hendrycks or "massive multitask
     language understanding" (the 57 `taskNNN_mmmlu_answer_generation_*` files);
@@ -106,6 +108,7 @@ def task_entries(
     data_dir: str | os.PathLike | None = None,
     include_unlisted: bool = True,
     split_dir: str = "splits/default",
+    include_test_split: bool = False,
 ) -> tuple[list[sources.NIv2Entry], dict[str, str]]:
     """The task files to register, and the skipped ones with the reason.
 
@@ -114,8 +117,9 @@ def task_entries(
     """
     kept, skipped = [], {}
     for entry in sources.scan_niv2(data_dir, split_dir):
-        if entry.split == "test":
-            skipped[entry.name] = f"listed in {split_dir}/test_tasks.txt (NIv2 held-out task)"
+        if entry.split == "test" and not include_test_split:
+            skipped[entry.name] = (f"listed in {split_dir}/test_tasks.txt (NIv2 held-out task; "
+                                   "include_test_split=True registers it)")
         elif entry.split == "unlisted" and not include_unlisted:
             skipped[entry.name] = "in neither split list (include_unlisted=False)"
         elif reason := held_out_overlap(entry):
@@ -126,9 +130,14 @@ def task_entries(
 
 
 def family_name(entry: sources.NIv2Entry) -> str:
-    """The seqio family name: "niv2_" + the file stem, with characters seqio rejects as "_"
-    ("task105_story_cloze-rocstories_..." -> "niv2_task105_story_cloze_rocstories_...")."""
-    return PREFIX + re.sub(r"[^\w.:#]", "_", entry.name)
+    """The seqio family name of a task file (see `task_family`)."""
+    return task_family(entry.name)
+
+
+def task_family(task: str) -> str:
+    """The seqio family name of NIv2 task `task`: "niv2_" + the name, with characters seqio rejects
+    as "_" ("task105_story_cloze-rocstories_..." -> "niv2_task105_story_cloze_rocstories_...")."""
+    return PREFIX + re.sub(r"[^\w.:#]", "_", task)
 
 
 def cluster_of(entry: sources.NIv2Entry) -> str | None:
@@ -144,6 +153,7 @@ def register(
     formats: Sequence[str] = ("zs_noopt", "fs_noopt"),
     all_outputs: bool = False,
     include_unlisted: bool = True,
+    include_test_split: bool = False,
     validate: bool = False,
     on_error: str = "raise",
     on_missing: str = "error",
@@ -159,6 +169,8 @@ def register(
       formats: "zs_noopt" and/or "fs_noopt".
       all_outputs: one example per reference output instead of the first output only.
       include_unlisted: register files listed in neither split file (see the module docstring).
+      include_test_split: also register the tasks of splits/default/test_tasks.txt, as the Flan
+        Collection did.
       validate: parse every file now (slow on the full 3 GB checkout: for checking a checkout),
         so malformed files are found at registration. Otherwise a malformed file raises, naming
         the file and key, when its data is first read.
@@ -179,7 +191,7 @@ def register(
     if unknown:
         raise ValueError(f"NIv2 formats are 'zs_noopt' and 'fs_noopt'; got {unknown}.")
     try:
-        entries, skipped = task_entries(data_dir, include_unlisted)
+        entries, skipped = task_entries(data_dir, include_unlisted, include_test_split=include_test_split)
     except sources.DataSourceError as e:
         registry.handle_missing_data(e, on_missing, "NIv2 collection")
         return []

@@ -68,6 +68,25 @@ def leaf_rows(name: str, split: str = "train") -> list[LeafRow]:
     return sorted(rows, key=lambda r: (r.collection, -r.rate, r.task))
 
 
+# The collections of the Flan 2022 list (flan_jax_tasks.collection_list.COLLECTIONS).
+FLAN2022_COLLECTIONS = ("flan2021", "t0sf", "niv2", "cot", "dialog")
+
+
+def flan2022_list_line() -> str:
+    """How many of the Flan 2022 list's tasks (rows) have data on this machine, in one line."""
+    from flan_jax_tasks import collection_list  # the CLI sits above the task collection
+
+    try:
+        rows = collection_list.read_rows(collection_list.info_path())
+    except collection_list.CollectionInfoError as e:
+        return f"Flan 2022 task list: not available, so not compared ({e})"
+    counts = collection_list.availability(collection_list.cover(rows))
+    return (f"Flan 2022 task list: {counts.with_data:,} of its {counts.rows:,} tasks have data on this machine; "
+            f"{counts.without_data:,} more are registered but their data is not here (TFDS not prepared, Hub "
+            f"dataset not cached, ...), {counts.not_registered:,} are not registered here "
+            "(`flan-jax tasks coverage` says why)")
+
+
 def show(name: str, as_json: bool, out=None) -> None:
     """Prints the leaf tasks of `name` grouped by collection, or as JSON."""
     out = out or sys.stdout
@@ -77,6 +96,8 @@ def show(name: str, as_json: bool, out=None) -> None:
         out.write("\n")
         return
     print(f"{name}: {len(rows)} tasks, rates sum to {sum(r.rate for r in rows):.6f}", file=out)
+    if any(r.collection in FLAN2022_COLLECTIONS for r in rows):
+        print(flan2022_list_line(), file=out)
     for collection in sorted({r.collection for r in rows}):
         members = [r for r in rows if r.collection == collection]
         print(f"\n{collection}: {len(members)} tasks, rate {sum(r.rate for r in members):.4f}", file=out)
@@ -170,5 +191,8 @@ def main(argv: Sequence[str]) -> int:
             sample(args.name, args.n, args.seed, args.top)
     except (ValueError, mixing.MixtureError) as e:
         print(f"flan-jax mixture: {e}", file=sys.stderr)
+        if args.command == "show" and args.name.startswith("flan2022"):
+            # Not registered when none of its tasks has data here: say how far the list is from it.
+            print(flan2022_list_line(), file=sys.stderr)
         return 1
     return 0

@@ -1,9 +1,11 @@
-"""`flan-jax tasks list|show|stats`: what the collection registers, and what its examples look like.
+"""`flan-jax tasks list|show|stats|coverage`: what the collection registers, what its examples look
+like, and how much of the Flan 2022 collection's own task list it covers.
 
     flan-jax tasks list [--collection synthetic]        one task name per line
     flan-jax tasks show NAME [-n 3] [--split train]     rendered inputs / targets as text
     flan-jax tasks show NAME --json                     one JSON object per line
     flan-jax tasks stats                                tasks per collection and format, clusters
+    flan-jax tasks coverage [--info FILE] [--json]      the list's rows per source: mapped / missing
 
 Tasks are registered by importing `--module` (repeatable; default `flan_jax_tasks.all`, the
 whole collection), as t5x does with MIXTURE_OR_TASK_MODULE.
@@ -126,6 +128,52 @@ def _train_examples(rows: Sequence[registry.TaskInfo]) -> str:
     return f"{total:,}" + (f" (+{unknown}?)" if unknown else "")
 
 
+def coverage(info: str | None, as_json: bool, out: TextIO) -> None:
+    """Prints how the Flan 2022 list's rows map to registered tasks (`collection_list.cover`).
+
+    Raises:
+      collection_list.CollectionInfoError: the list cannot be found (offline, no --info).
+    """
+    from flan_jax_tasks import collection_list  # the CLI sits above the task collection
+
+    path = collection_list.info_path(info)
+    covered = collection_list.cover(collection_list.read_rows(path))
+    if as_json:
+        for c in covered:
+            out.write(json.dumps(collection_list.to_json(c), ensure_ascii=False) + "\n")
+        return
+    table = collection_list.summary(covered)
+    print(f"Flan 2022 task list: {path} ({len(covered):,} rows)", file=out)
+    columns = ("rows", "datasets", *collection_list.STATUSES)
+    print(f"{'source':<18}" + "".join(f"{c:>16}" for c in columns), file=out)
+    for source, counts in table.items():
+        print(f"{source:<18}" + "".join(f"{counts[c]:>16,}" for c in columns), file=out)
+    leaves = collection_list.flan2022_leaf_tasks()
+    families = {registry.info(t).family for t in leaves}
+    print(f"\nregistered leaf tasks of the Flan 2022 collections ({', '.join(collection_list.COLLECTIONS)}): "
+          f"{len(leaves):,} seqio tasks (dataset x format) over {len(families):,} datasets; the paper's collection: "
+          f"{collection_list.PAPER_TASKS:,} tasks (dataset x task category, as the list's rows)", file=out)
+    headings = {
+        collection_list.MISSING: "missing from flan-jax",
+        collection_list.DATA_NOT_HERE: "implemented, but the data is not on this machine (counted apart)",
+        collection_list.NOT_IMPLEMENTED: "not implemented, with the reason",
+    }
+    for status, heading in headings.items():
+        rows = [c for c in covered if c.status == status]
+        if not rows:
+            continue
+        print(f"\n{heading}:", file=out)
+        groups: dict[tuple[str, str | None], list[str]] = collections.defaultdict(list)
+        for c in rows:
+            name = c.row.specific if c.row.source in ("NIv2", "T0") else c.row.dataset
+            groups[(c.row.source, c.group)].append(name)
+        for (source, group), names in groups.items():
+            unique = list(dict.fromkeys(names))
+            shown = ", ".join(unique if status == collection_list.MISSING else unique[:6])
+            more = "" if len(shown.split(", ")) == len(unique) else f", ... ({len(unique) - 6} more; --json lists all)"
+            print(f"  {source} ({len(names):,} rows){': ' + group if group else ''}\n    {shown}{more}", file=out)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flan-jax tasks", description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -140,6 +188,11 @@ def _parser() -> argparse.ArgumentParser:
     show_.add_argument("--split", default="train")
     show_.add_argument("--json", action="store_true", help="one JSON object per line")
     commands.add_parser("stats", parents=[common], help="tasks per collection and format, clusters")
+    coverage_ = commands.add_parser("coverage", parents=[common],
+                                    help="the Flan 2022 task list's rows against the registered tasks")
+    coverage_.add_argument("--info", help="flan_collection_info.csv (default: $FLAN_JAX_COLLECTION_INFO, else "
+                                          "the pinned copy of github.com/google-research/FLAN, downloaded once)")
+    coverage_.add_argument("--json", action="store_true", help="one JSON object per row")
     return parser
 
 
@@ -163,6 +216,14 @@ def main(argv: Sequence[str]) -> int:
             show(args.name, args.n, args.split, args.json, out)
         except ValueError as e:
             print(f"flan-jax tasks show: {e}", file=sys.stderr)
+            return 1
+    elif args.command == "coverage":
+        from flan_jax_tasks import collection_list
+
+        try:
+            coverage(args.info, args.json, out)
+        except collection_list.CollectionInfoError as e:
+            print(f"flan-jax tasks coverage: {e}", file=sys.stderr)
             return 1
     else:
         stats(out)
