@@ -240,9 +240,14 @@ def data_not_here_reason(family: str) -> str | None:
 
 
 def niv2_reasons(data_dir: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
-    """(task name -> why niv2.register skipped it, the reason for any task file the checkout lacks)."""
+    """(family -> why niv2.register skipped its task file, the reason for any file the checkout lacks).
+
+    Keyed by family: the list writes a file's "-" as "_" ("task352_coda_19_classification" for
+    task352_coda-19_classification.json), as the family name does.
+    """
     try:
         _, skipped = niv2.task_entries(data_dir)
+        skipped = {niv2.task_family(name): reason for name, reason in skipped.items()}
     except sources.DataSourceError:
         return {}, (f"{sources.NIV2_ENV} is not set to a natural-instructions checkout ({sources.NIV2_URL}): "
                     "NIv2 tasks register from its task files")
@@ -271,8 +276,8 @@ def cover(rows: Sequence[Row], niv2_dir: str | os.PathLike | None = None) -> lis
             if row.source in ("T0", "NIv2") or (info.format == "inv") == inversion))
         if tasks:
             out.append(Coverage(row, tasks, MAPPED))
-        elif row.source == "NIv2" and row.specific in niv2_skipped:
-            reason = f"niv2.register skips it: {niv2_skipped[row.specific]}"
+        elif row.source == "NIv2" and families[0] in niv2_skipped:
+            reason = f"niv2.register skips it: {niv2_skipped[families[0]]}"
             out.append(Coverage(row, (), NOT_IMPLEMENTED, reason, reason))
         elif row.source == "NIv2":
             out.append(Coverage(row, (), DATA_NOT_HERE, f"{row.specific}: {niv2_absent}", niv2_absent))

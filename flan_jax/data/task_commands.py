@@ -165,7 +165,7 @@ def coverage(info: str | None, as_json: bool, out: TextIO) -> None:
         print(f"\n{heading}:", file=out)
         groups: dict[tuple[str, str | None], list[str]] = collections.defaultdict(list)
         for c in rows:
-            name = c.row.specific if c.row.source in ("NIv2", "T0") else c.row.dataset
+            name = c.row.specific if c.row.source == "NIv2" else c.row.dataset
             groups[(c.row.source, c.group)].append(name)
         for (source, group), names in groups.items():
             unique = list(dict.fromkeys(names))

@@ -55,7 +55,7 @@ def render_every_format(family: str, split: str = "train") -> dict[str, list[dic
     for info in infos:
         source = seqio.TaskRegistry.get(info.task).source
         assert source.base is base
-        fields = [f for f in map(source.prepare, raw) if f is not None]
+        fields = [f for f in map(source.prepare or dict, raw) if f is not None]
         pool = fields if source.few_shot.uses_pool(source.fmt) else ()
         out[info.format] = [
             formats.render_example(f, task_name=info.task, template_set=source.template_set, fmt=source.fmt,

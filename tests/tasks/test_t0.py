@@ -5,8 +5,9 @@ import pytest
 import seqio
 import tensorflow_datasets as tfds
 
-from flan_jax.data import registry
+from flan_jax.data import formats, registry
 from flan_jax_tasks import t0
+from tests.tasks import rendering
 
 FIXTURES = {
     "social_i_qa": [{"context": f"Tracy gave {n} apples to Sam.", "question": "How would Sam feel?",
@@ -70,13 +71,19 @@ def test_fixture_tasks_render_with_template_text(clean_registries, fixture_files
     assert all(ex["inputs"].count("What happened?") >= 2 for ex in fs)
 
 
+COS_E_ROWS = [{"question": "Where do you keep milk?", "choices": ["fridge", "oven", "shelf"], "answer": "fridge"},
+              {"question": "What do you sit on?", "choices": ["chair", "lamp", "cup"], "answer": "garage"}]
+
+
 def test_tfds_dataset_renders_on_mock_data(clean_registries):
     t0.register(datasets=["cos_e"], formats=["zs_opt"])
-    with tfds.testing.mock_data(num_examples=20):
+    # Rows in the builder's own format; random mock answers are rarely among the choices, so every
+    # row would be dropped and nothing checked.
+    with tfds.testing.mock_data(as_dataset_fn=rendering.tfds_rows({"cos_e": COS_E_ROWS})):
         examples = rendered("t0_cos_e_zs_opt")
-    # Mock answers are random strings, rarely among the choices: those rows are dropped, the rest render.
-    for ex in examples:
-        assert ex["inputs"] and ex["targets"]
+    assert len(examples) == 1  # the second row's answer is not a choice: dropped
+    assert examples[0]["targets"] in ("fridge", "(A)", "A") and "Where do you keep milk?" in examples[0]["inputs"]
+    assert "oven" in examples[0]["inputs"]
 
 
 def test_unknown_names_are_errors(clean_registries):
@@ -115,3 +122,112 @@ def test_script_only_hub_datasets_read_the_parquet_export(monkeypatch):
     calls.clear()
     t0.source_of(t0.DATASETS_BY_NAME["duorc"]).read("train")
     assert calls == [("ibm-research/duorc", "SelfRC", "train", {})]
+
+
+# ----------------------------------------------------------------------------- the list's additions
+STORY = "Ada Lovelace was born in London in 1815. She wrote the first program for an engine."
+HUB_ROWS = {  # rows as the Hub datasets hold them (the fields read, plus their neighbours)
+    "duorc_paraphrase_rc": [{"plot_id": "p1", "plot": STORY, "title": "Ada", "question_id": "q1",
+                             "question": "Where was Ada born?", "answers": ["London"], "no_answer": False},
+                            {"plot_id": "p1", "plot": STORY, "title": "Ada", "question_id": "q2",
+                             "question": "Who was her dog?", "answers": [], "no_answer": True}],
+    "dream": [{"id": 0, "dialogue_id": "5-510", "dialogue": ["M: Is the shop open?", "W: Only until six."],
+               "question": "When does the shop close?", "choice": ["At five.", "At six.", "At seven."],
+               "answer": "At six."},
+              {"id": 1, "dialogue_id": "5-511", "dialogue": ["W: Tea?", "M: Coffee, please."],
+               "question": "What does the man want?", "choice": ["Tea.", "Coffee.", "Water."], "answer": "Coffee."}],
+    "quarel": [{"id": "QuaRel_1", "answer_index": 1, "logical_forms": ["(infer (speed lower world1))"],
+                "logical_form_pretty": "", "world_literals": {"world1": ["snow"], "world2": ["ice"]},
+                "question": "Mike slid faster on the ice because _____ is smoother. (A) snow (B) ice"},
+               {"id": "QuaRel_2", "answer_index": 0, "logical_forms": [], "logical_form_pretty": "",
+                "world_literals": {"world1": ["carpet"], "world2": ["floor"]},
+                "question": "A ball rolls less far on carpet, which has (A) more friction (B) less friction"}],
+    "quartz": [{"id": "QRQA-1", "question": "If you go higher, the air is", "para": "Air is thinner higher up.",
+                "choices": {"text": ["thinner", "thicker"], "label": ["A", "B"]}, "answerKey": "A",
+                "para_id": "QRSent-1"},
+               {"id": "QRQA-2", "question": "A colder day means the water is", "para": "Cold water is denser.",
+                "choices": {"text": ["denser", "lighter"], "label": ["A", "B"]}, "answerKey": "A",
+                "para_id": "QRSent-2"}],
+    "race_high": [{"example_id": "high1.txt", "article": STORY, "question": "Where was Ada born?",
+                   "options": ["Paris", "London", "Rome", "Oslo"], "answer": "B"},
+                  {"example_id": "high1.txt", "article": STORY, "question": "When was she born?",
+                   "options": ["1815", "1900", "1700", "2001"], "answer": "A"}],
+    "race_middle": [{"example_id": "middle1.txt", "article": "Tom has a red bike.", "question": "What colour?",
+                     "options": ["red", "blue", "green", "black"], "answer": "A"},
+                    {"example_id": "middle1.txt", "article": "Tom has a red bike.", "question": "Whose bike?",
+                     "options": ["Ann's", "Tom's", "Sue's", "Bo's"], "answer": "B"}],
+    "sciq": [{"question": "What gas do plants take in?", "distractor1": "oxygen", "distractor2": "helium",
+              "distractor3": "neon", "correct_answer": "carbon dioxide", "support": "Plants use carbon dioxide."},
+             {"question": "What is frozen water?", "distractor1": "steam", "distractor2": "fog",
+              "distractor3": "dew", "correct_answer": "ice", "support": ""}],
+    "wiki_hop": [{"id": "WH_train_0", "query": "country_of_citizenship maikki uotila", "answer": "finland",
+                  "candidates": ["canada", "finland", "sweden"], "supports": ["Maikki Uotila is a Finnish ice dancer."]},
+                 {"id": "WH_train_1", "query": "located_in_the_administrative_territorial_entity troy",
+                  "answer": "michigan", "candidates": ["michigan", "ohio"], "supports": ["Troy is a city in Michigan."]}],
+    "amazon_polarity": [{"label": 1, "title": "Great kettle", "content": "Boils fast and looks nice."},
+                        {"label": 0, "title": "Broke", "content": "Stopped working after a week."}],
+    "app_reviews": [{"package_name": "com.example.notes", "review": "Works well, syncs fast.",
+                     "date": "October 12 2016", "star": 5},
+                    {"package_name": "com.example.maps", "review": "Crashes on start.", "date": "May 1 2017",
+                     "star": 1}],
+    "dbpedia_14": [{"label": 0, "title": "Acme Corp", "content": "Acme Corp is a maker of anvils."},
+                   {"label": 9, "title": "Red fox", "content": "The red fox is a mammal."}],
+    "kilt_tasks_hotpotqa": [{"id": "5a8b", "input": "Which city hosted both the 1900 and 1924 Olympics?",
+                             "meta": {"left_context": "", "right_context": ""},
+                             "output": [{"answer": "Paris", "meta": {"score": 0}, "provenance": []}]},
+                            {"id": "5a8c", "input": "Who wrote Hamlet?", "meta": {"left_context": "", "right_context": ""},
+                             "output": [{"answer": "Shakespeare", "meta": {"score": 0}, "provenance": []}]}],
+}
+TFDS_ROWS = {
+    "qasc": [{"question": "What do plants need to grow?", "fact1": "Plants need light.", "fact2": "The sun gives light.",
+              "choices": {"label": ["A", "B"], "text": ["sunlight", "darkness"]}, "answerKey": "A"},
+             {"question": "What melts ice?", "fact1": "Heat melts ice.", "fact2": "Fire is hot.",
+              "choices": {"label": ["A", "B"], "text": ["cold", "heat"]}, "answerKey": "B"}],
+    "web_questions": [{"question": "what is the capital of peru?", "answers": ["Lima"]},
+                      {"question": "who founded apple?", "answers": ["Steve Jobs", "Steve Wozniak"]}],
+    "wiki_bio": [{"input_text": {"table": {"column_header": ["name", "birth_date", "image"],
+                                           "content": ["ada lovelace", "10 december 1815", "<none>"],
+                                           "row_number": [1, 1, 1]}, "context": "ada lovelace"},
+                  "target_text": "ada lovelace was an english mathematician .\n"},
+                 {"input_text": {"table": {"column_header": ["name"], "content": ["alan turing"], "row_number": [1]},
+                                 "context": "alan turing"}, "target_text": "alan turing was a computer scientist ."}],
+}
+# dataset -> (mapped rows, the first example's zs_noopt target)
+EXPECTED = {
+    "duorc_paraphrase_rc": (1, "London"), "dream": (2, "At six."), "quarel": (2, "ice"), "quartz": (2, "thinner"),
+    "race_high": (2, "London"), "race_middle": (2, "red"), "sciq": (2, "carbon dioxide"), "wiki_hop": (2, "finland"),
+    "amazon_polarity": (2, "positive"), "app_reviews": (2, "5"), "dbpedia_14": (2, "Company"),
+    "kilt_tasks_hotpotqa": (2, "Paris"), "qasc": (2, "sunlight"), "web_questions": (2, "Lima"),
+    "wiki_bio": (2, "ada lovelace was an english mathematician ."),
+}
+
+
+def test_list_additions_render_every_format_on_fixture_rows(clean_registries, tmp_path):
+    """Each dataset added for the Flan 2022 list: Hub datasets from JSON-lines rows with the Hub's
+    fields (through HfDatasetSource), TFDS ones from rows in the builder's own format; mapped and
+    rendered in every format T0-SF registers."""
+    pytest.importorskip("datasets")
+    files = {name: {"train": rendering.write_jsonl(tmp_path, name, rows)} for name, rows in HUB_ROWS.items()}
+    names = t0.register(datasets=list(EXPECTED), data_files=files)
+    assert {registry.info(n).format for n in names} == set(t0.FORMATS)  # no inversion in T0-SF
+    with tfds.testing.mock_data(as_dataset_fn=rendering.tfds_rows(TFDS_ROWS)):
+        for dataset, (count, target) in EXPECTED.items():
+            family = t0.PREFIX + dataset
+            rendered = rendering.render_every_format(family)
+            supported = {f.suffix for f in formats.applicable_formats(t0.DATASETS_BY_NAME[dataset].templates)}
+            assert set(rendered) == supported & set(t0.FORMATS)
+            rendering.check_rendered(family, rendered, count)
+            assert rendered["zs_noopt"][0]["targets"] == target, dataset
+
+
+def test_new_field_mappings_before_after():
+    wiki_hop = t0.DATASETS_BY_NAME["wiki_hop"].prepare
+    row = HUB_ROWS["wiki_hop"][0]
+    assert wiki_hop(row) == {"context": "Maikki Uotila is a Finnish ice dancer.",
+                             "question": "What is the country of citizenship of maikki uotila?",
+                             "options": ["canada", "finland", "sweden"], "answer": "finland"}
+    assert wiki_hop({**row, "candidates": [f"c{i}" for i in range(t0.MAX_OPTIONS)] + ["finland"]}) is None
+    sciq = t0.DATASETS_BY_NAME["sciq"].prepare(HUB_ROWS["sciq"][0])
+    assert sorted(sciq["options"]) == ["carbon dioxide", "helium", "neon", "oxygen"]
+    quarel = t0.DATASETS_BY_NAME["quarel"].prepare(HUB_ROWS["quarel"][0])
+    assert quarel["question"] == "Mike slid faster on the ice because _____ is smoother." and quarel["options"] == ["snow", "ice"]
