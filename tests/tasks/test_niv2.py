@@ -47,6 +47,17 @@ def test_test_split_and_mmlu_tasks_absent(clean_registries, niv2_dir):
     assert "MMLU-derived" in skipped["task664_mmmlu_answer_generation_abstract_algebra"]
 
 
+def test_test_split_registers_on_request(clean_registries, tmp_path):
+    """The Flan Collection trained on NIv2's test-split tasks; include_test_split=True does too."""
+    root = write_niv2(tmp_path, {"task1_held": niv2_task(), "task2_train": niv2_task()},
+                      train=["task2_train"], test=["task1_held"])
+    assert niv2.register(root, formats=["zs_noopt"]) == ["niv2_task2_train_zs_noopt"]
+    assert "include_test_split=True" in niv2.task_entries(root)[1]["task1_held"]
+    seqio.TaskRegistry.reset()  # the clean_registries fixture restores it
+    assert niv2.register(root, formats=["zs_noopt"], include_test_split=True) == [
+        "niv2_task1_held_zs_noopt", "niv2_task2_train_zs_noopt"]
+
+
 def test_source_rule_excludes_mmlu_by_metadata(clean_registries, tmp_path):
     root = write_niv2(tmp_path, {"task1_quiz": niv2_task(source="hendrycks_test"),
                                  "task2_ok": niv2_task()})
