@@ -36,7 +36,7 @@ import dataclasses
 import json
 import os
 import pathlib
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import seqio
 import tensorflow as tf
@@ -206,7 +206,7 @@ class Dataset:
     name: str
     templates: TemplateSet
     fields: tuple[str, ...]
-    prepare: Any = None
+    prepare: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     hf_path: str | None = None
     release: sources.Release | None = None
     cluster: str = CLUSTER

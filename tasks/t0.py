@@ -43,7 +43,8 @@ import seqio
 
 from flan_jax.data import registry, sources
 from flan_jax.data.templates import Template, TemplateSet, stable_hash
-from flan_jax_tasks.families import CLOSED_BOOK_QA, MULTIPLE_CHOICE, RATING, SENTIMENT, STRUCT_TO_TEXT, TOPIC
+from flan_jax_tasks.families import (
+    CLOSED_BOOK_QA, MULTIPLE_CHOICE, MULTIPLE_CHOICE_QA, RATING, SENTIMENT, STRUCT_TO_TEXT, TOPIC)
 
 COLLECTION = "t0sf"
 PREFIX = "t0_"
@@ -161,8 +162,10 @@ def _quarel(ex):
     parts = QUAREL_OPTIONS.split(ex["question"])
     if parts[1::2] != ["A", "B"]:
         return None
-    return {"context": "", "question": parts[0], "options": parts[2::2], "answer": parts[2::2][ex["answer_index"]]} \
-        if ex["answer_index"] in (0, 1) and len(set(parts[2::2])) == 2 else None
+    options = parts[2::2]
+    if ex["answer_index"] not in (0, 1) or len(set(options)) != 2:
+        return None
+    return {"question": parts[0], "options": options, "answer": options[ex["answer_index"]]}
 
 
 def _sciq_options(ex):
@@ -205,6 +208,7 @@ PARQUET_EXPORT = "refs/convert/parquet"
 F_EQA = ("context", "question", "answer")
 F_MC = ("context", "question", "options", "answer")
 F_SEL = ("question", "candidate", "options", "answer")
+F_MCQA = ("question", "options", "answer")
 F_CLASS = ("text", "options", "answer")
 F_RATING = ("text", "subject", "options", "answer")
 F_CBQA = ("question", "answer")
@@ -254,7 +258,8 @@ DATASETS: tuple[Dataset, ...] = (
             _choice(lambda ex: f"{ex['fact1']} {ex['fact2']}", lambda ex: ex["question"],
                     lambda ex: ex["choices"]["text"], lambda ex: _index_of(ex["answerKey"], ex["choices"]["label"])),
             tfds_name="qasc:0.1.0"),
-    Dataset("quarel", "multiple_choice", MULTIPLE_CHOICE, F_MC, _quarel, hf_path="community-datasets/quarel"),
+    # No passage: the question-only family.
+    Dataset("quarel", "multiple_choice", MULTIPLE_CHOICE_QA, F_MCQA, _quarel, hf_path="community-datasets/quarel"),
     Dataset("quartz", "multiple_choice", MULTIPLE_CHOICE, F_MC,
             _choice(lambda ex: ex["para"], lambda ex: ex["question"], lambda ex: ex["choices"]["text"],
                     lambda ex: _index_of(ex["answerKey"], ex["choices"]["label"])),
