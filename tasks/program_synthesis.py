@@ -42,7 +42,7 @@ import seqio
 import tensorflow as tf
 
 from flan_jax.data import registry, sources
-from flan_jax.data.templates import Template, TemplateSet
+from flan_jax.data.templates import TemplateSet
 from flan_jax_tasks.families import t
 
 COLLECTION = "flan2021"

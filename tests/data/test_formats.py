@@ -194,7 +194,7 @@ def test_templated_source_shards_partition_the_examples():
 
 
 def test_templated_source_iter_examples_is_what_get_dataset_serves():
-    """`iter_examples` has the Python-native sources' contract, so `iter_source_examples` and the
+    """`iter_examples` has the Python-native sources' contract, so `sources.iter_examples` and the
     pipeline's Python path read a templated source like any other."""
     source = _templated(F.FS_OPT)
     served = [sources.to_python(e) for e in source.get_dataset("validation", shuffle=False).as_numpy_iterator()]

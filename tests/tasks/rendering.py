@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 import seqio
 import tensorflow as tf
 
-from flan_jax.data import formats, registry
+from flan_jax.data import formats, registry, sources
 
 
 def _filled(spec: Any, row: Mapping[str, Any]) -> Any:
@@ -50,7 +50,7 @@ def render_every_format(family: str, split: str = "train") -> dict[str, list[dic
     infos = [i for i in registry.all_infos() if i.family == family]
     assert infos, f"no registered task of {family}"
     base = seqio.TaskRegistry.get(infos[0].task).source.base
-    raw = list(formats.iter_source_examples(base, split))
+    raw = list(sources.iter_examples(base, split))
     out = {}
     for info in infos:
         source = seqio.TaskRegistry.get(info.task).source
