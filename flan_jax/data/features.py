@@ -8,10 +8,17 @@ Python and must not enter tf.data per batch.
 
 A layout is chosen by the model's `FEATURE_CONVERTER_CLS`:
 
-  seqio.EncDecFeatureConverter   encoder_decoder: encoder_input_tokens, decoder_input_tokens,
-                                 decoder_target_tokens, decoder_loss_weights (+ segment ids and
-                                 positions of both stacks when packed)
+  seqio.EncDecFeatureConverter    ENCODER_DECODER: encoder_input_tokens, decoder_input_tokens,
+                                  decoder_target_tokens, decoder_loss_weights (+ segment ids and
+                                  positions of both stacks when packed); a row holds inputs and
+                                  targets lengths separately.
+  seqio.PrefixLMFeatureConverter  PREFIX_LM (decoder-only, t5x's prefix LM): inputs then targets
+                                  in one sequence, loss on the targets only,
+                                  decoder_causal_attention over the inputs and one more position
+                                  (+ segment ids and positions when packed); a row holds their
+                                  summed length.
 """
+import dataclasses
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -69,17 +76,76 @@ def encoder_decoder(rows: Sequence[Sequence[Example]], batch_size: int, lengths:
     return out
 
 
-# Feature converter class -> the numpy builder of its layout.
-BUILDERS: dict[type, Builder] = {seqio.EncDecFeatureConverter: encoder_decoder}
+def prefix_lm(rows: Sequence[Sequence[Example]], batch_size: int, lengths: Mapping[str, int],
+              pack: bool) -> Features:
+    """The features `seqio.PrefixLMFeatureConverter(pack=pack)` emits for these rows (int32).
+
+    Each example is its inputs then its targets in one decoder sequence of length
+    inputs + targets; the loss weights cover the targets only, and `decoder_causal_attention`
+    marks the inputs plus one position (where the last input token is read and the first target
+    predicted), over which a prefix LM attends bidirectionally.
+
+    Args:
+      rows, batch_size, pack: as in `encoder_decoder`.
+      lengths: {"inputs": n, "targets": m}: rows are n + m long.
+    """
+    length = lengths["inputs"] + lengths["targets"]
+    shape = (batch_size, length)
+    keys = ["decoder_target_tokens", "decoder_input_tokens", "decoder_loss_weights", "decoder_causal_attention"]
+    keys += ["decoder_segment_ids", "decoder_positions"] if pack else []
+    out = {key: np.zeros(shape, np.int32) for key in keys}
+    for r, row in enumerate(rows):
+        d = 0
+        for segment, (inputs, targets) in enumerate(row, start=1):
+            tokens = np.concatenate([np.asarray(inputs), np.asarray(targets)]).astype(np.int32)
+            n, li = len(tokens), len(inputs)
+            out["decoder_target_tokens"][r, d:d + n] = tokens
+            # Shifted right as in `encoder_decoder`: a packed row within the segment.
+            shifted = tokens if not pack else tokens[:-1]
+            out["decoder_input_tokens"][r, d + 1:d + 1 + len(shifted)] = shifted[:length - d - 1]
+            out["decoder_loss_weights"][r, d + li:d + n] = tokens[li:] != 0
+            out["decoder_causal_attention"][r, d:d + min(li + 1, n)] = 1
+            if pack:
+                out["decoder_segment_ids"][r, d:d + n] = segment
+                out["decoder_positions"][r, d:d + n] = np.arange(n)
+            d += n
+    return out
 
 
-def builder_for(converter: seqio.FeatureConverter | type) -> Builder | None:
-    """The numpy builder of a converter's layout (a class, or an instance that adds nothing the
-    builder lacks: BOS 0, no passthrough features); None where only seqio's converter will do."""
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """A model's batch layout: its builder, and how much of a row an example takes.
+
+    Attributes:
+      build: rows -> features.
+      need: an example -> the room it takes in a row, per packed dimension.
+      room: task feature lengths -> a row's room, per packed dimension.
+    """
+
+    build: Builder
+    need: Callable[[Example], tuple[int, ...]]
+    room: Callable[[Mapping[str, int]], tuple[int, ...]]
+
+
+ENCODER_DECODER = Layout(encoder_decoder, need=lambda ex: (len(ex[0]), len(ex[1])),
+                         room=lambda lengths: (lengths["inputs"], lengths["targets"]))
+PREFIX_LM = Layout(prefix_lm, need=lambda ex: (len(ex[0]) + len(ex[1]),),
+                   room=lambda lengths: (lengths["inputs"] + lengths["targets"],))
+
+# Feature converter class -> its layout built in numpy.
+LAYOUTS: dict[type, Layout] = {seqio.EncDecFeatureConverter: ENCODER_DECODER, seqio.PrefixLMFeatureConverter: PREFIX_LM}
+
+
+def layout_for(converter: seqio.FeatureConverter | type) -> Layout | None:
+    """The numpy layout of a converter (a class, or an instance that adds nothing the layout
+    lacks: BOS 0, no passthrough features, a prefix LM's loss on targets only); None where only
+    seqio's converter will do."""
     if isinstance(converter, type):
-        return BUILDERS.get(converter)
+        return LAYOUTS.get(converter)
     plain = converter.bos_id == 0 and not converter._passthrough_features  # pylint: disable=protected-access
-    return BUILDERS.get(type(converter)) if plain else None
+    if isinstance(converter, seqio.PrefixLMFeatureConverter) and not converter.loss_on_targets_only:
+        plain = False
+    return LAYOUTS.get(type(converter)) if plain else None
 
 
 def model_input_shapes(converter_cls: type, task_feature_lengths: Mapping[str, int], pack: bool) -> dict[str, tuple[int, int]]:

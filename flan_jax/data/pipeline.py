@@ -115,11 +115,11 @@ def train_batches(
     if config.sampler not in SAMPLERS:
         raise ValueError(f"DatasetConfig.sampler={config.sampler!r}; choose one of {SAMPLERS}")
     if config.sampler == "hierarchical":
-        build = features.builder_for(feature_converter)
-        if build is not None:
-            stream = HierarchicalStream(config, feature_converter.pack, shard_info, build=build)
+        layout = features.layout_for(feature_converter)
+        if layout is not None:
+            stream = HierarchicalStream(config, feature_converter.pack, shard_info, layout=layout)
             return prefetch.read_ahead(stream.batches(start_step), READ_AHEAD_BATCHES)
-        logging.warning("sampler='hierarchical' has no numpy feature builder for %s; it gets the seqio pipeline.",
+        logging.warning("sampler='hierarchical' has no numpy feature layout for %s; it gets the seqio pipeline.",
                         type(feature_converter).__name__)
     dataset = get_dataset(config, shard_info, feature_converter).skip(start_step)
     return dataset.as_numpy_iterator()
@@ -160,7 +160,8 @@ class ExampleSampler:
 
 
 class Packer:
-    """First-fit packing of drawn examples into rows of fixed encoder/decoder length.
+    """First-fit packing of drawn examples into rows of fixed length (per the model's layout: encoder
+    and decoder lengths apart for T5, their sum for a decoder-only prefix LM).
 
     Placement reads only lengths, so skipped steps are replayed with `plan` alone. An example
     that fits no row waits (in order) for the next batch; a batch is closed after `max_misses`
@@ -168,9 +169,9 @@ class Packer:
     """
 
     def __init__(self, sampler: ExampleSampler, batch_size: int, lengths: Mapping[str, int], pack: bool,
-                 build: features.Builder = features.encoder_decoder, max_misses: int = 16):
+                 layout: features.Layout = features.ENCODER_DECODER, max_misses: int = 16):
         self._sampler, self._batch, self._lengths, self._pack = sampler, batch_size, dict(lengths), pack
-        self._build, self._max_misses = build, max_misses
+        self._layout, self._max_misses = layout, max_misses
         self._waiting: collections.deque[epochs.Example] = collections.deque()
 
     def plan(self) -> list[list[epochs.Example]]:
@@ -180,13 +181,13 @@ class Packer:
             for row in rows:
                 row.append(self._waiting.popleft() if self._waiting else self._sampler.draw())
             return rows
-        used = np.zeros([2, self._batch], np.int64)
-        room = np.asarray([self._lengths["inputs"], self._lengths["targets"]], np.int64)[:, None]
+        room = np.asarray(self._layout.room(self._lengths), np.int64)[:, None]
+        used = np.zeros([len(room), self._batch], np.int64)
         retry, self._waiting = self._waiting, collections.deque()
         misses = 0
         while misses < self._max_misses:
             example = retry.popleft() if retry else self._sampler.draw()
-            need = np.array([[len(example[0])], [len(example[1])]])
+            need = np.asarray(self._layout.need(example), np.int64)[:, None]
             fits = np.flatnonzero(np.all(used + need <= room, axis=0))
             if fits.size:
                 used[:, fits[0]] += need[:, 0]
@@ -199,7 +200,7 @@ class Packer:
 
     def assemble(self, rows: list[list[epochs.Example]]) -> dict[str, np.ndarray]:
         """The model features of these rows (`features.encoder_decoder` for T5)."""
-        return self._build(rows, self._batch, self._lengths, self._pack)
+        return self._layout.build(rows, self._batch, self._lengths, self._pack)
 
 
 # Threads that open upcoming tasks' tf.data pipelines (tasks tokenized in Python need none): two
@@ -211,7 +212,7 @@ class HierarchicalStream:
     """This host's training batches drawn by leaf rate, deterministic in (config, shard, step)."""
 
     def __init__(self, config: DatasetConfig, pack: bool, shard_info: seqio.ShardInfo,
-                 prefetch_workers: int = PREFETCH_WORKERS, build: features.Builder = features.encoder_decoder,
+                 prefetch_workers: int = PREFETCH_WORKERS, layout: features.Layout = features.ENCODER_DECODER,
                  chunk: int = 256):
         for key in ("inputs", "targets"):
             if key not in config.task_feature_lengths:
@@ -256,7 +257,7 @@ class HierarchicalStream:
 
         self.sampler = ExampleSampler(names, draws, open_reader, config.mixture_or_task_name)
         self.packer = Packer(self.sampler, per_host_batch_size(config.batch_size, shard_info.num_shards), lengths,
-                             pack, build)
+                             pack, layout)
 
     def batches(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
         """Batches from `start_step` on; the steps before it are replayed on lengths only."""

@@ -40,12 +40,12 @@ def feature_builder(converter_cls: type) -> features.Builder:
     """The numpy builder of a model's feature layout (its `FEATURE_CONVERTER_CLS`).
 
     Raises:
-      ValueError: the layout has no builder in `features.BUILDERS` (name it there to evaluate).
+      ValueError: the converter has no layout in `features.LAYOUTS` (add one there to evaluate).
     """
-    build = features.builder_for(converter_cls)
-    if build is None:
-        raise ValueError(f"No feature builder for {converter_cls.__name__}; add one to flan_jax.data.features.BUILDERS.")
-    return build
+    layout = features.layout_for(converter_cls)
+    if layout is None:
+        raise ValueError(f"No feature layout for {converter_cls.__name__}; add one to flan_jax.data.features.LAYOUTS.")
+    return layout.build
 
 
 def unpacked_batch(build: features.Builder, inputs: Sequence[Sequence[int]], targets: Sequence[Sequence[int]],
