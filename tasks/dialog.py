@@ -28,7 +28,6 @@ import pathlib
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import seqio
-import tensorflow as tf
 
 from flan_jax.data import registry, sources
 from flan_jax.data.templates import Template, TemplateSet, stable_hash
@@ -239,7 +238,7 @@ def _taskmaster(required: tuple[str, ...], read) -> sources.Release:
 
 
 # Every dialog field is one string.
-SIGNATURE = {f: tf.TensorSpec([], tf.string) for f in FIELDS}
+SIGNATURE = sources.signature(**dict.fromkeys(FIELDS, str))
 
 
 # --------------------------------------------------------------------------- the collection

@@ -39,7 +39,6 @@ import pathlib
 from typing import Any, Callable, Mapping, Sequence
 
 import seqio
-import tensorflow as tf
 
 from flan_jax.data import registry, sources
 from flan_jax.data.templates import TemplateSet
@@ -218,7 +217,7 @@ DATASETS = (
     *(Dataset(name, templates, REPAIR_FIELDS, release=DRREPAIR_RELEASE) for name, templates in DR_REPAIR_LAYOUTS.items()),
 )
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
-REPAIR_SIGNATURE = {f: tf.TensorSpec([], tf.string) for f in REPAIR_FIELDS}
+REPAIR_SIGNATURE = sources.signature(**dict.fromkeys(REPAIR_FIELDS, str))
 
 
 def register(

@@ -345,11 +345,5 @@ def _chunked(examples: Iterator[dict[str, Any]], size: int = 128) -> Iterator[di
         yield chunk
 
 
-OUTPUT_SIGNATURE = {
-    "inputs": tf.TensorSpec([], tf.string),
-    "targets": tf.TensorSpec([], tf.string),
-    "_task_source": tf.TensorSpec([], tf.string),
-    "_task_name": tf.TensorSpec([], tf.string),
-    "_template_idx": tf.TensorSpec([], tf.int64),
-    "_template_type": tf.TensorSpec([], tf.string),
-}
+OUTPUT_SIGNATURE = sources.signature(inputs=str, targets=str, _task_source=str, _task_name=str, _template_idx=int,
+                                     _template_type=str)

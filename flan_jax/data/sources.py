@@ -138,6 +138,16 @@ def tensor_spec(value: Any, where: str) -> Any:
                           "read it through iter_examples, or flatten it.")
 
 
+# Python types of example fields -> how tf.data holds them.
+_SPECS = {str: tf.TensorSpec([], tf.string), int: tf.TensorSpec([], tf.int64), float: tf.TensorSpec([], tf.float32),
+          list[str]: tf.TensorSpec([None], tf.string)}
+
+
+def signature(**fields: type) -> dict[str, tf.TensorSpec]:
+    """A tf.data output signature written as a schema: `signature(question=str, options=list[str])`."""
+    return {name: _SPECS[kind] for name, kind in fields.items()}
+
+
 def to_python(value: Any) -> Any:
     """A tf/numpy example value as plain Python: bytes -> str, arrays -> lists, dicts recursed."""
     if isinstance(value, Mapping):
@@ -468,16 +478,8 @@ def _outputs(instance: Mapping[str, Any]) -> list[str]:
     return [str(o) for o in output] if isinstance(output, list) else [str(output)]
 
 
-NIV2_SIGNATURE = {
-    "task": tf.TensorSpec([], tf.string),
-    "id": tf.TensorSpec([], tf.string),
-    "definition": tf.TensorSpec([], tf.string),
-    "input": tf.TensorSpec([], tf.string),
-    "output": tf.TensorSpec([], tf.string),
-    "outputs": tf.TensorSpec([None], tf.string),
-    "positive_inputs": tf.TensorSpec([None], tf.string),
-    "positive_outputs": tf.TensorSpec([None], tf.string),
-}
+NIV2_SIGNATURE = signature(task=str, id=str, definition=str, input=str, output=str, outputs=list[str],
+                           positive_inputs=list[str], positive_outputs=list[str])
 
 
 class NIv2Source(PythonSource):
@@ -526,11 +528,7 @@ class NIv2Source(PythonSource):
 
 
 # --------------------------------------------------------------------------- CoT TSV
-COT_SIGNATURE = {
-    "question": tf.TensorSpec([], tf.string),
-    "answer": tf.TensorSpec([], tf.string),
-    "rationale": tf.TensorSpec([], tf.string),
-}
+COT_SIGNATURE = signature(question=str, answer=str, rationale=str)
 
 
 def cot_tsv_path(data_dir: pathlib.Path, dataset: str) -> pathlib.Path:

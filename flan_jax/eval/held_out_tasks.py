@@ -36,14 +36,8 @@ def task_name(benchmark: str, subtask: str) -> str:
     return f"{benchmark}_{subtask}"
 
 
-_OUTPUT_SIGNATURE = {
-    "inputs": tf.TensorSpec([], tf.string),
-    "targets": tf.TensorSpec([], tf.string),
-    "subtask": tf.TensorSpec([], tf.string),
-    "index": tf.TensorSpec([], tf.int64),
-    "answers": tf.TensorSpec([None], tf.string),
-    "options": tf.TensorSpec([None], tf.string),
-}
+_OUTPUT_SIGNATURE = sources.signature(inputs=str, targets=str, subtask=str, index=int, answers=list[str],
+                                      options=list[str])
 
 
 def _dataset_fn(benchmark: str, subtask: str, directory: str, prompt_files: dict[str, Any]):
