@@ -10,9 +10,11 @@ from typing import Sequence
 # command -> (module, function taking argv, one-line help)
 COMMANDS = {
     "train": ("flan_jax.train.main", "main", "fine-tune with gin files (t5x flags)"),
+    "pretrain": ("flan_jax.train.pretrain", "main", "span-corruption pretraining, cached by its config"),
     "eval": ("flan_jax.eval.main", "main", "evaluate a checkpoint on held-out suites"),
     "infer": ("flan_jax.eval.infer", "main", "predictions for JSON-lines inputs or a prompt"),
     "score": ("flan_jax.eval.score", "main", "score predictions made by any system"),
+    "contamination": ("flan_jax.eval.contamination_commands", "main", "n-gram overlap of training and evaluation tasks"),
     "tasks": ("flan_jax.data.task_commands", "main", "list, show and count registered tasks"),
     "mixture": ("flan_jax.data.mixture_commands", "main", "show and sample mixture rates"),
     "cache": ("flan_jax.data.cache", "main", "cache tasks to TFRecords with Apache Beam"),
@@ -22,7 +24,8 @@ COMMANDS = {
 
 def _usage() -> str:
     lines = ["usage: flan-jax COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    width = max(map(len, COMMANDS))
+    lines += [f"  {name:<{width}} {help_}" for name, (_, _, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 

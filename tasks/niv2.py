@@ -109,21 +109,31 @@ def task_entries(
     include_unlisted: bool = True,
     split_dir: str = "splits/default",
     include_test_split: bool = False,
+    overlapping: str = "exclude",
 ) -> tuple[list[sources.NIv2Entry], dict[str, str]]:
     """The task files to register, and the skipped ones with the reason.
+
+    Args:
+      overlapping: what to do with the files `held_out_overlap` flags: "exclude" them (the
+        documented rule), or keep "only" them (for contamination audits: `flan_jax_tasks.niv2_excluded`).
 
     Returns:
       (entries to register, {task name: why it is skipped}).
     """
+    if overlapping not in ("exclude", "only"):
+        raise ValueError(f"overlapping must be 'exclude' or 'only', got {overlapping!r}.")
     kept, skipped = [], {}
     for entry in sources.scan_niv2(data_dir, split_dir):
+        reason = held_out_overlap(entry)
         if entry.split == "test" and not include_test_split:
             skipped[entry.name] = (f"listed in {split_dir}/test_tasks.txt (NIv2 held-out task; "
                                    "include_test_split=True registers it)")
         elif entry.split == "unlisted" and not include_unlisted:
             skipped[entry.name] = "in neither split list (include_unlisted=False)"
-        elif reason := held_out_overlap(entry):
+        elif reason and overlapping == "exclude":
             skipped[entry.name] = reason
+        elif not reason and overlapping == "only":
+            skipped[entry.name] = "no held-out overlap (overlapping='only')"
         else:
             kept.append(entry)
     return kept, skipped
@@ -161,6 +171,7 @@ def register(
     max_input_length: int = formats_lib.FewShotConfig.max_input_length,
     vocabulary: seqio.Vocabulary | None = None,
     seed: int = 0,
+    overlapping: str = "exclude",
 ) -> list[str]:
     """Registers `niv2_{task}_{format}` for every NIv2 training task file.
 
@@ -181,6 +192,8 @@ def register(
         fit `max_input_length` vocabulary tokens with the definition and the instance).
       vocabulary: default the byte vocabulary.
       seed: rendering seed.
+      overlapping: "exclude" the files overlapping held-out evaluations (the rule above), or
+        register "only" them (see `task_entries`).
 
     Returns:
       The registered task names.
@@ -191,7 +204,8 @@ def register(
     if unknown:
         raise ValueError(f"NIv2 formats are 'zs_noopt' and 'fs_noopt'; got {unknown}.")
     try:
-        entries, skipped = task_entries(data_dir, include_unlisted, include_test_split=include_test_split)
+        entries, skipped = task_entries(data_dir, include_unlisted, include_test_split=include_test_split,
+                                        overlapping=overlapping)
     except sources.DataSourceError as e:
         registry.handle_missing_data(e, on_missing, "NIv2 collection")
         return []

@@ -13,24 +13,25 @@ whole collection), as t5x does with MIXTURE_OR_TASK_MODULE.
 import argparse
 import collections
 import importlib
+import itertools
 import json
 import sys
 from typing import Any, Iterator, Sequence, TextIO
 
 import seqio
 
-from flan_jax.data import registry, sources
+from flan_jax.data import epochs, registry, sources
 
 DEFAULT_MODULES = ("flan_jax_tasks.all",)
 
 
-def import_modules(modules: Sequence[str]) -> None:
+def import_modules(modules: Sequence[str], prog: str = "flan-jax tasks") -> None:
     for module in modules:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
             if e.name and module.startswith(e.name):
-                raise SystemExit(f"flan-jax tasks: cannot import --module {module!r} ({e}).") from e
+                raise SystemExit(f"{prog}: cannot import --module {module!r} ({e}).") from e
             raise
 
 
@@ -41,14 +42,25 @@ def list_tasks(collection: str | None = None) -> list[str]:
     return registry.tasks_in(collection)
 
 
-def examples(name: str, num: int, split: str) -> Iterator[dict[str, Any]]:
-    """The first `num` examples of task `name` through its seqio pipeline (untrimmed, unshuffled)."""
+def examples(name: str, num: int | None, split: str) -> Iterator[dict[str, Any]]:
+    """The first `num` examples (all of them when None) of task `name`, untrimmed and unshuffled.
+
+    A task whose registration declares that it only tokenizes what its Python source renders
+    (`registry.TaskInfo.tokenize_in_python`: the collection's templated tasks) is read from its
+    source, as the input pipeline does, with no tf.data pipeline to build (measured on NIv2 tasks:
+    ~0.04 s a task instead of ~3 s); any other task through its seqio pipeline.
+    """
     task = registry.get_mixture_or_task(name)
     if not isinstance(task, seqio.Task):
         raise ValueError(f"{name!r} is a mixture; `flan-jax mixture show {name}` lists its tasks.")
     sources.check_split("Task", name, split, task.splits)
+    if epochs.reads_in_python(task):
+        for example in itertools.islice(sources.iter_examples(task.source, split), num):
+            yield {"task": name, **{k: v for k, v in example.items() if k not in ("inputs", "targets")},
+                   "inputs": example["inputs"], "targets": example["targets"]}
+        return
     dataset = task.get_dataset(sequence_length=None, split=split, shuffle=False, num_epochs=1)
-    for example in dataset.take(num).as_numpy_iterator():
+    for example in (dataset if num is None else dataset.take(num)).as_numpy_iterator():
         out = {"task": name}
         for key, value in example.items():
             if key in ("inputs", "targets"):

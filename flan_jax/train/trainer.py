@@ -58,6 +58,9 @@ def check_model_dir(model_dir: str) -> epath.Path:
     Returns the directory as an absolute path (orbax requires one); each process probes with
     its own file so hosts sharing MODEL_DIR do not race.
     """
+    if not model_dir:
+        raise ValueError("MODEL_DIR is not set: set --gin.MODEL_DIR to the directory the run writes to "
+                         "(or run gin/runs/pretrain.gin with `flan-jax pretrain`, which picks one).")
     path = epath.Path(model_dir if "://" in str(model_dir) else os.path.abspath(model_dir))
     probe = path / f".write_test.{jax.process_index()}"
     try:
