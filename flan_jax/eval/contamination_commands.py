@@ -50,10 +50,10 @@ def resolve(names: Sequence[str]) -> list[seqio.Task]:
     return evaluator.expand_tasks(expanded)
 
 
-def texts(task: seqio.Task, split: str) -> Iterator[tuple[str, str]]:
-    """Each example's (inputs, targets) text, as `flan-jax tasks show` prints it."""
+def texts(task: seqio.Task, split: str) -> Iterator[tuple[str, ...]]:
+    """Each example's inputs and targets text (those it has), as `flan-jax tasks show` prints them."""
     for example in task_commands.examples(task.name, None, split):
-        yield example["inputs"], example["targets"]
+        yield tuple(example[key] for key in ("inputs", "targets") if key in example)
 
 
 def run(train: Sequence[str], eval_: Sequence[str], n: int) -> tuple[contamination.Report, dict[str, float]]:
