@@ -30,8 +30,7 @@ from typing import Any, Callable, Mapping
 
 import seqio
 
-from flan_jax.data import formats as formats_lib
-from flan_jax.data import registry, span_corruption, vocabularies
+from flan_jax.data import registry, sources, span_corruption, vocabularies
 from flan_jax_tasks import synthetic
 
 TASK = "pretrain_corpus"
@@ -126,7 +125,7 @@ def render_statement(statement: Statement, fields: Mapping[str, Any]) -> str:
 
 
 @functools.cache
-def _family_sources() -> dict[str, formats_lib.GeneratorSource]:
+def _family_sources() -> dict[str, sources.GeneratorSource]:
     """Each family's generator: its `example("train", i)` is from the train side of the family."""
     missing = [f.name for f in synthetic.FAMILIES if f.name not in STATEMENTS]
     if missing:
@@ -163,7 +162,7 @@ def register(
       seed: the corpus seed (documents are a function of seed, split and index).
     """
     vocabulary = vocabularies.byte_vocabulary(vocabularies.BYTE_EXTRA_IDS)
-    source = formats_lib.GeneratorSource(name, make_document, num_documents, seed)
+    source = sources.GeneratorSource(name, make_document, num_documents, seed)
     task = seqio.TaskRegistry.add(
         name,
         source=source,

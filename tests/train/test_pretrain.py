@@ -3,9 +3,11 @@ import pytest
 
 from flan_jax.train import pretrain
 
-# A seconds-long run: 34 corpus bytes -> 32 inputs and 8 targets per example.
+# A seconds-long run of a one-layer model: 34 corpus bytes -> 32 inputs and 8 targets per example.
 BINDINGS = ["TRAIN_STEPS = 2", "BATCH_SIZE = 8", 'TASK_FEATURE_LENGTHS = {"inputs": 32, "targets": 8}',
-            "CHECKPOINT_PERIOD = 2", "LOG_PERIOD = 1", "train.eval_dataset = None"]
+            "CHECKPOINT_PERIOD = 2", "LOG_PERIOD = 1", "train.eval_dataset = None",
+            "network.T5Config.num_encoder_layers = 1", "network.T5Config.num_decoder_layers = 1",
+            "network.T5Config.emb_dim = 16", "network.T5Config.mlp_dim = 32"]
 
 
 def test_cache_key_ignores_where_the_run_goes_and_sees_the_rest():
@@ -27,10 +29,13 @@ def test_pretrains_once_then_reuses_the_checkpoint(tmp_path, fresh_gin, monkeypa
 
     # INITIAL_CHECKPOINT_PATH accepts it: the model of the same gin config restores its parameters.
     from flan_jax import gin_configurables
-    from flan_jax.eval import main as eval_main
+    from flan_jax.data import features
+    from flan_jax.train import checkpoints
 
-    params, step = eval_main.restore_params(gin_configurables.EncoderDecoderModel(), str(path), {"inputs": 32, "targets": 8})
-    assert step == 2 and params["token_embedder"]["embedding"].shape == (384, 64)
+    model = gin_configurables.EncoderDecoderModel()
+    shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, {"inputs": 32, "targets": 8}, pack=False)
+    params, step = checkpoints.restore_model_params(model, path, shapes, source="INITIAL_CHECKPOINT_PATH")
+    assert step == 2 and params["token_embedder"]["embedding"].shape == (384, 16)
 
     def must_not_train(flags):
         raise AssertionError("the finished checkpoint should have been reused")
