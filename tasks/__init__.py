@@ -10,6 +10,8 @@ tests (which empty the registries first).
   families       template families flan2021 and t0 share (registers nothing)
   collection_list  the Flan collection's task list (flan_collection_info.csv) against our tasks
   held_out       MMLU, BBH, TyDiQA, MGSM evaluation tasks
+  pretrain       the pretraining corpus (pretrain_corpus: plain statements, span-corrupted)
+  niv2_excluded  the NIv2 files niv2 leaves out as MMLU-derived (contamination audits; not in `all`)
   mixtures       flan2022, synthetic_train, synthetic_held_out, ...
-  all            every module above: the whole collection in one import
+  all            every module above but niv2_excluded: the whole collection in one import
 """

@@ -14,4 +14,5 @@ import flan_jax_tasks.niv2  # noqa: F401
 import flan_jax_tasks.cot  # noqa: F401
 import flan_jax_tasks.dialog  # noqa: F401
 import flan_jax_tasks.held_out  # noqa: F401  MMLU, BBH, TyDiQA, MGSM and the flan_held_out suite
+import flan_jax_tasks.pretrain  # noqa: F401  the span-corrupted pretraining corpus
 import flan_jax_tasks.mixtures  # noqa: F401

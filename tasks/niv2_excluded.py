@@ -7,8 +7,9 @@ excludes (the MMLU-derived `taskNNN_mmmlu_answer_generation_*`), under their usu
     flan-jax contamination --module flan_jax_tasks.niv2 --module flan_jax_tasks.niv2_excluded \\
       --module flan_jax_tasks.held_out --train 'niv2_*' --eval mmlu
 
-measures NIv2 against MMLU without the rule. No mixture includes these tasks. Data: as
-`flan_jax_tasks.niv2` ($FLAN_JAX_NIV2_DIR).
+measures NIv2 against MMLU without the rule. Never import it for training: the Flan 2022
+mixtures, registered when `flan_jax_tasks.mixtures` is imported, take every NIv2 task registered
+by then. Data: as `flan_jax_tasks.niv2` ($FLAN_JAX_NIV2_DIR).
 """
 import functools
 
