@@ -7,6 +7,8 @@ import importlib
 import sys
 from typing import Sequence
 
+from flan_jax import console
+
 # command -> (module, function taking argv, one-line help)
 COMMANDS = {
     "train": ("flan_jax.train.main", "main", "fine-tune with gin files (t5x flags)"),
@@ -22,10 +24,15 @@ COMMANDS = {
 }
 
 
+# Commands parsing t5x's flags (`gin_flags`), --verbose included.
+GIN_COMMANDS = ("train", "eval", "infer")
+
+
 def _usage() -> str:
     lines = ["usage: flan-jax COMMAND [ARGS...]", "", "commands:"]
     width = max(map(len, COMMANDS))
     lines += [f"  {name:<{width}} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    lines += ["", "Every command takes --verbose: library logs on the terminal too (quiet by default)."]
     return "\n".join(lines)
 
 
@@ -39,8 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flan-jax: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module_name, function_name, _ = COMMANDS[command]
-    function = getattr(importlib.import_module(module_name), function_name)
-    return int(function(rest) or 0)
+    # Quiet terminal (`console`); the gin commands take --verbose themselves, the others here.
+    verbose = "--verbose" in rest
+    if command not in GIN_COMMANDS:
+        rest = [a for a in rest if a != "--verbose"]
+    console.setup(verbose)
+    with console.native_stderr_to_log():  # TensorFlow's start-up lines, for commands that import it
+        module = importlib.import_module(module_name)
+    return int(getattr(module, function_name)(rest) or 0)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ rebind any of them; the function re-registers the mixture and returns its name:
     MIXTURE_OR_TASK_NAME = @mixtures.flan2022()
     mixtures.flan2022.caps = {"flan2021": 10000, ...}
 
-Only collections with registered tasks are mixed: one whose data is absent is left out with a
-warning and the remaining weights renormalised (on_missing="error" fails instead).
+Only collections with registered tasks are mixed: one whose data is absent is left out and the
+remaining weights renormalised (on_missing="error" fails instead); what was left out is logged,
+and a command that uses the mixture warns about it once (`mixing.warn_left_out`).
 """
 import importlib
 import logging
@@ -186,14 +187,17 @@ def register() -> list[str]:
     if import_collections(["synthetic"]) and registry.tasks_in("synthetic"):
         names += synthetic()
     present = [c for c in import_collections(list(FLAN2022_WEIGHTS)) if registry.tasks_in(c)]
-    if present:
-        for register_fn in (flan2022, flan2022_proportion_b):
-            try:
-                names.append(register_fn())
-            except mixing.MixtureError as e:  # e.g. tasks registered but no data prepared here
-                logging.warning("Not registered: %s", e)
-    else:
-        logging.warning("No Flan 2022 collection has tasks registered; flan2022 is not registered.")
+    for register_fn in (flan2022, flan2022_proportion_b):
+        # Said when the mixture is asked for (and logged), not by every command that imports this module.
+        if not present:
+            registry.record_not_registered(register_fn.__name__, f"no Flan 2022 collection has tasks registered, so "
+                                                                 f"{register_fn.__name__!r} is not (set the collections' "
+                                                                 "data variables, see README)")
+            continue
+        try:
+            names.append(register_fn())
+        except mixing.MixtureError as e:  # e.g. tasks registered but no data prepared here
+            registry.record_not_registered(register_fn.__name__, str(e))
     return names
 
 

@@ -14,7 +14,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = {"flan_jax": REPO / "flan_jax", "flan_jax_tasks": REPO / "tasks"}
 GIN_REGISTRATION = {"flan_jax.gin_configurables", "flan_jax_tasks.gin_configurables"}
 # The command line: the console script, t5x's flags and every command module it dispatches to.
-COMMAND_LINE = {"flan_jax.cli", "flan_jax.gin_flags", "flan_jax.train.__main__"} | {
+COMMAND_LINE = {"flan_jax.cli", "flan_jax.gin_flags", "flan_jax.console", "flan_jax.train.__main__"} | {
     module for module, _, _ in cli.COMMANDS.values()
 }
 

@@ -152,3 +152,36 @@ def model_input_shapes(converter_cls: type, task_feature_lengths: Mapping[str, i
     """Shapes of the model features for initialisation (batch 1: parameters do not depend on it)."""
     lengths = converter_cls(pack=pack).get_model_feature_lengths(dict(task_feature_lengths))
     return {name: (1, length) for name, length in lengths.items()}
+
+
+def check_lengths(converter_cls: type, task_feature_lengths: Mapping[str, int],
+                  binding: str = "TASK_FEATURE_LENGTHS") -> None:
+    """Refuses lengths the model's features cannot be built from, before anything is built.
+
+    Every feature the converter reads (`TASK_FEATURES`: inputs and targets for encoder-decoder
+    models) needs a whole number of tokens >= 1: a zero length packs nothing into a row (the
+    pipeline would wait forever for an example that fits) and trains on nothing.
+
+    Raises:
+      ValueError: naming `binding`, the feature at fault and a value that works.
+    """
+    required = list(getattr(converter_cls, "TASK_FEATURES", {}) or {})
+    if not isinstance(task_feature_lengths, Mapping):
+        raise ValueError(f"{binding} must be a dict of feature lengths, e.g. "
+                         f"{dict.fromkeys(required, 512)}; got {task_feature_lengths!r}.")
+
+    def whole(value) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+    problems = [f"{key!r} is missing" if key not in task_feature_lengths else
+                f"{key!r} is {task_feature_lengths[key]!r}, not a number of tokens >= 1"
+                for key in required if not whole(task_feature_lengths.get(key))]
+    if problems:
+        # A value that works: the user's good lengths, FLAN-T5-like ones for the rest.
+        example = {k: task_feature_lengths[k] if whole(task_feature_lengths.get(k)) else {"inputs": 512}.get(k, 128)
+                   for k in required}
+        flag = "{" + ", ".join(f'"{k}": {v}' for k, v in example.items()) + "}"
+        raise ValueError(
+            f"{binding} = {dict(task_feature_lengths)!r}: {'; '.join(problems)} ({converter_cls.__name__} builds the "
+            f"model's features from {', '.join(repr(k) for k in required)}). Set e.g. --gin.{binding}='{flag}'."
+        )

@@ -273,6 +273,39 @@ def leaf_rates(mixture_or_task: str | seqio.Task | seqio.Mixture) -> dict[str, f
     return rates
 
 
+# mixture -> what its registration left out for want of data here. Registering happens at import
+# for every command; the notes are logged, and warned about once when the mixture is used.
+_LEFT_OUT: dict[str, list[str]] = {}
+_WARNED: set[str] = set()
+
+
+def _note_left_out(mixture: str, message: str) -> None:
+    _LEFT_OUT.setdefault(mixture, []).append(message)
+    logging.info("%s", message)
+
+
+def left_out(name: str) -> list[str]:
+    """What the registrations of mixture `name` and its sub-mixtures left out (no data here)."""
+    notes, seen, pending = [], set(), [name]
+    while pending:
+        current = pending.pop(0)
+        if current in seen or current not in seqio.MixtureRegistry.names():
+            continue
+        seen.add(current)
+        notes += _LEFT_OUT.get(current, [])
+        pending += [c for c in seqio.MixtureRegistry.get(current).rate_per_task_name if c in seqio.MixtureRegistry.names()]
+    return notes
+
+
+def warn_left_out(name: str) -> list[str]:
+    """Warns, once per process, what mixture `name` (a command is about to use it) left out; returns the notes."""
+    notes = [n for n in left_out(name) if n not in _WARNED]
+    for note in notes:
+        logging.warning("%s", note)
+        _WARNED.add(note)
+    return notes
+
+
 def drop_missing(
     mixture: str,
     weights: Mapping[str, float],
@@ -289,7 +322,7 @@ def drop_missing(
       mixture: named in the warning or error.
       weights: component -> weight.
       available: whether a component's data is present (e.g. its tasks are registered).
-      on_missing: "warn" (leave out and log once) or "error".
+      on_missing: "warn" (leave out; `warn_left_out` warns when the mixture is used) or "error".
       reasons: component -> why it has no data, added to the message.
 
     Returns:
@@ -310,14 +343,9 @@ def drop_missing(
     if not kept:
         raise MixtureError(f"mixture {mixture!r}: none of {', '.join(weights)} has data")
     if missing:
-        logging.warning(
-            "Mixture %r: leaving out %s (no data%s); the remaining weights %s are "
-            "renormalised to sum to 1.",
-            mixture,
-            ", ".join(missing),
-            why,
-            ", ".join(f"{k}={v:g}" for k, v in kept.items()),
-        )
+        kept_weights = ", ".join(f"{k}={v:g}" for k, v in kept.items())
+        _note_left_out(mixture, f"Mixture {mixture!r}: leaving out {', '.join(missing)} (no data{why}); the "
+                                f"remaining weights {kept_weights} are renormalised to sum to 1.")
     return kept
 
 
@@ -430,8 +458,8 @@ def add_collections_mixture(
     """Registers a two-level mixture: fixed collection weights over capped, format-split tasks.
 
     Each collection becomes the sub-mixture `{name}_{collection}`; a collection without tasks is
-    left out (one warning, or an error with on_missing="error") and the weights of the rest
-    renormalise. Earlier registrations of the same names are replaced.
+    left out (noted, and warned about when the mixture is used: `warn_left_out`; or an error with
+    on_missing="error") and the weights of the rest renormalise. Earlier registrations of the same names are replaced.
 
     Args:
       name: the top mixture's name.
@@ -447,6 +475,7 @@ def add_collections_mixture(
     Returns:
       The registered mixture names, the top one last.
     """
+    _LEFT_OUT.pop(name, None)  # registered again (gin rebinds the weights): the notes start over
     members, reasons = {}, {}
     for collection in weights:
         members[collection], reason = _with_data(name, collection, list(tasks_of(collection)), split, on_missing)
@@ -498,5 +527,5 @@ def _with_data(
         if on_missing == "error":
             raise MixtureError(message + "; prepare the data or allow leaving it out (on_missing='warn')")
         if present:  # a collection left out entirely is reported once, by `drop_missing`
-            logging.warning("%s; left out.", message)
+            _note_left_out(mixture, f"{message}; left out.")
     return present, (f"e.g. {first!r}: {absent[first]}" if absent and not present else None)

@@ -96,6 +96,8 @@ def show(name: str, as_json: bool, out=None) -> None:
         out.write("\n")
         return
     print(f"{name}: {len(rows)} tasks, rates sum to {sum(r.rate for r in rows):.6f}", file=out)
+    for note in mixing.left_out(name):
+        print(f"  {note}", file=out)
     if any(r.collection in FLAN2022_COLLECTIONS for r in rows):
         print(flan2022_list_line(), file=out)
     for collection in sorted({r.collection for r in rows}):

@@ -110,6 +110,17 @@ def did_you_mean(name: str) -> str:
     return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
+# name -> why a task or mixture the collection registers elsewhere is not registered here (e.g.
+# none of its data is on this machine): said when the name is looked up, not at every import.
+_NOT_REGISTERED: dict[str, str] = {}
+
+
+def record_not_registered(name: str, reason: str) -> None:
+    """Notes why `name` is not registered (logged; `get_mixture_or_task` says it when `name` is asked for)."""
+    _NOT_REGISTERED[name] = reason
+    logging.info("Not registered: %s", reason)
+
+
 def get_mixture_or_task(name: str, hint: str = "Check MIXTURE_OR_TASK_NAME and that MIXTURE_OR_TASK_MODULE "
                         "imports its registration.") -> seqio.Task | seqio.Mixture:
     """The registered task or mixture `name`.
@@ -122,6 +133,8 @@ def get_mixture_or_task(name: str, hint: str = "Check MIXTURE_OR_TASK_NAME and t
         return seqio.MixtureRegistry.get(name)
     if name in seqio.TaskRegistry.names():
         return seqio.TaskRegistry.get(name)
+    if name in _NOT_REGISTERED:
+        raise ValueError(f"{name!r} is not registered on this machine: {_NOT_REGISTERED[name]}.")
     count = len(seqio.TaskRegistry.names()) + len(seqio.MixtureRegistry.names())
     raise ValueError(f"No seqio task or mixture named {name!r} is registered ({count} are).{did_you_mean(name)} {hint}")
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import jax
 import seqio
 
-from flan_jax.data import registry, sources
+from flan_jax.data import mixing, registry, sources
 from flan_jax.eval import batching, benchmarks, held_out_tasks, metrics, report
 from flan_jax.models import decoding
 
@@ -76,6 +76,8 @@ def expand_tasks(names: Sequence[str]) -> list[seqio.Task]:
         provider = registry.get_mixture_or_task(
             name, "Is the module that registers it imported (MIXTURE_OR_TASK_MODULE, e.g. "
             "'flan_jax_tasks.held_out' with EVAL_DATA_DIRS or the FLAN_JAX_*_DIR variables set)?")
+        if isinstance(provider, seqio.Mixture) and jax.process_index() == 0:
+            mixing.warn_left_out(name)
         for task in registry.tasks_of(provider):
             if task.name not in seen:
                 seen.add(task.name)

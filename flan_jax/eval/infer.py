@@ -38,7 +38,7 @@ def run(flags: argparse.Namespace) -> list[dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `flan-jax infer`; returns the exit code."""
     flags = parse_flags(list(sys.argv[1:] if argv is None else argv))
-    return gin_flags.run_command(PROG, lambda: run(flags))
+    return gin_flags.run_command(PROG, lambda: run(flags), verbose=flags.verbose)
 
 
 if __name__ == "__main__":

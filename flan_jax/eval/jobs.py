@@ -4,11 +4,14 @@ infer.gin): restore a checkpoint, run the evaluator or decode prompts, write wha
 Library code: the command-line modules (`flan_jax.eval.main`, `flan_jax.eval.infer`) parse flags
 and gin and call these; tests and other programs call them directly with the same arguments.
 """
+import dataclasses
+import datetime
 import json
 import os
 import pathlib
 import sys
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 import jax
 
@@ -65,6 +68,30 @@ def restore(model: Any, checkpoint_path: str | None, task_feature_lengths: Mappi
     return checkpoints.restore_model_params(model, checkpoint_path, input_shapes, partitioner, CHECKPOINT_MACRO)
 
 
+def model_dir_of(checkpoint_path: str | os.PathLike) -> pathlib.Path:
+    """The run directory a checkpoint belongs to: MODEL_DIR for `MODEL_DIR/checkpoints/<step>`, the
+    checkpoint's own directory otherwise (e.g. a converted checkpoint's)."""
+    step_dir = pathlib.Path(str(checkpoints.find_params_directory(checkpoint_path, CHECKPOINT_MACRO))).parent
+    return step_dir.parent.parent if step_dir.parent.name == checkpoints.CHECKPOINTS_SUBDIR else step_dir
+
+
+def results_root(checkpoint_path: str | os.PathLike, output_dir: str | os.PathLike | None) -> pathlib.Path:
+    """EVAL_OUTPUT_DIR, default `MODEL_DIR/eval`: each evaluated step's results go to `<root>/<step>/`.
+
+    Raises:
+      ValueError: the directory is inside `MODEL_DIR/checkpoints/`, whose step directories a later
+        training run deletes when it rotates them.
+    """
+    model_dir = model_dir_of(checkpoint_path)
+    root = pathlib.Path(os.path.abspath(output_dir)) if output_dir else model_dir / "eval"
+    checkpoints_dir = model_dir / checkpoints.CHECKPOINTS_SUBDIR
+    if root == checkpoints_dir or checkpoints_dir in root.parents:
+        raise ValueError(f"EVAL_OUTPUT_DIR {str(root)!r} is inside {str(checkpoints_dir)!r}: training deletes old "
+                         "step directories there (CHECKPOINTS_TO_KEEP), results with them. Leave EVAL_OUTPUT_DIR "
+                         f"unset ({model_dir / 'eval'}/<step>/) or choose a directory outside it.")
+    return root
+
+
 def evaluate(
     *,
     model: Any,
@@ -79,37 +106,62 @@ def evaluate(
     decode: evaluator.DecodeOptions = evaluator.DecodeOptions(),
     partitioner: partitioning.Partitioner | None = None,
     show_progress: bool = True,
+    operative_config: Callable[[], str] | None = None,
 ) -> report.EvalResults:
     """Restores CHECKPOINT_PATH, evaluates the suite, writes results, Markdown, predictions, TensorBoard.
+
+    Results go to `<EVAL_OUTPUT_DIR>/<step>/` (default `MODEL_DIR/eval/<step>/`), never inside a
+    checkpoint directory, so evaluating another step adds results beside the earlier ones and a
+    later training run's checkpoint rotation cannot delete them. results.json records what was
+    measured: step, checkpoint, suite, lengths, decode options, time and the gin config.
 
     Args:
       model: the EncoderDecoderModel of the model gin file (MODEL).
       checkpoint_path: a step directory, a checkpoints directory (latest step) or a MODEL_DIR.
       suite: EVAL_SUITE: "flan_held_out", a benchmark, or comma-separated tasks / mixtures.
-      output_dir: EVAL_OUTPUT_DIR; None = `{checkpoint_path}/eval`.
+      output_dir: EVAL_OUTPUT_DIR, the root of the per-step directories; None = `MODEL_DIR/eval`
+        (see `results_root`). TensorBoard scalars go to the root, one point per step.
       task_feature_lengths: input / target (decode) lengths.
       batch_size, split, max_examples, rank_classification, decode: see `evaluator.evaluate`.
       partitioner: places the parameters (default: `partitioning.Partitioner()`); in several JAX
         processes each one decodes its share of the examples on it (see `evaluator.evaluate`).
       show_progress: progress bars.
+      operative_config: returns the gin config to record in results.json (the command line's).
 
     Returns:
-      The results (also written under `output_dir`).
+      The results (also written under `<root>/<step>/`).
     """
     from clu import metric_writers
 
+    features.check_lengths(model.FEATURE_CONVERTER_CLS, task_feature_lengths)
+    names = suite_names(suite)
     partitioner = partitioner or partitioning.Partitioner()
+    root = results_root(checkpoint_path, output_dir) if checkpoint_path else None
+    started = time.time()
     params, step = restore(model, checkpoint_path, task_feature_lengths, partitioner)
-    output_dir = output_dir or str(pathlib.Path(checkpoint_path) / "eval")
     results = evaluator.evaluate(
-        model, params, suite_names(suite), task_feature_lengths=task_feature_lengths, batch_size=batch_size,
+        model, params, names, task_feature_lengths=task_feature_lengths, batch_size=batch_size,
         split=split, max_examples=max_examples, rank_classification=rank_classification, decode=decode,
         progress=show_progress, placer=partitioner,
     )
     if jax.process_index() != 0:  # every process holds the gathered results; the chief writes them
         return results
-    written = report.write_results(results, output_dir)
-    writer = metric_writers.create_default_writer(output_dir, just_logging=False)
+    run = {
+        "step": step,
+        "checkpoint": str(checkpoints.find_params_directory(checkpoint_path, CHECKPOINT_MACRO)),
+        "suite": ",".join(names),
+        "split": split,
+        "max_examples": max_examples,
+        "rank_classification": rank_classification,
+        "task_feature_lengths": dict(task_feature_lengths),
+        "batch_size": batch_size,
+        "decode": dataclasses.asdict(decode),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.time() - started, 1),
+        "gin_config": operative_config() if operative_config else None,
+    }
+    written = report.write_results(results, root / str(step), run)
+    writer = metric_writers.create_default_writer(str(root), just_logging=False)
     writer.write_scalars(step, results.scalars())
     writer.flush()
     writer.close()
@@ -174,6 +226,7 @@ def infer(
       The output records ({..., "inputs", "prediction"}); also written to `output_file`
       (JSON lines) when given, printed otherwise.
     """
+    features.check_lengths(model.FEATURE_CONVERTER_CLS, task_feature_lengths)
     partitioner = partitioner or partitioning.Partitioner()
     params, _ = restore(model, checkpoint_path, task_feature_lengths, partitioner)
 

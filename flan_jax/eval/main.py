@@ -2,7 +2,7 @@
 
     flan-jax eval --gin_file=gin/runs/eval.gin --gin_file=gin/models/t5_1_1/small.gin \\
       --gin.CHECKPOINT_PATH="'runs/x'" --gin.EVAL_SUITE="'flan_held_out'" \\
-      --gin.EVAL_OUTPUT_DIR="'runs/x/eval'"
+      --gin.EVAL_OUTPUT_DIR="'runs/x/eval'"     # results in runs/x/eval/<step>/
 
 EVAL_SUITE: "flan_held_out" (all six: MMLU direct/CoT, BBH direct/CoT, TyDiQA, MGSM), one
 benchmark ("mmlu", "bbh_cot", ...), or any comma-separated list of tasks and mixtures (e.g.
@@ -11,9 +11,10 @@ files come from EVAL_DATA_DIRS (gin; registered from those directories) or the e
 FLAN_JAX_MMLU_DIR, FLAN_JAX_MMLU_COT_FILE, FLAN_JAX_BBH_DIR, FLAN_JAX_TYDIQA_DIR,
 FLAN_JAX_MGSM_DIR, FLAN_JAX_GSM8K_TRAIN_FILE.
 
-Writes to EVAL_OUTPUT_DIR: results.json, results.md (per subtask, aggregates, the normalised
-average), predictions/*.jsonl (`flan-jax score` format) and TensorBoard scalars; prints the
-Markdown. `--dump-prompts DIR` writes the suite's exact prompts as JSON lines (subtask, index,
+Writes to EVAL_OUTPUT_DIR/<step>/ (default MODEL_DIR/eval/<step>/, never inside a checkpoint):
+results.json (with what was measured: step, checkpoint, suite, decode options, time, gin config),
+results.md (per subtask, aggregates, the normalised average), predictions/*.jsonl (`flan-jax score`
+format); TensorBoard scalars and log.txt go to EVAL_OUTPUT_DIR; prints the Markdown. `--dump-prompts DIR` writes the suite's exact prompts as JSON lines (subtask, index,
 inputs, targets) so other systems answer identical inputs; without CHECKPOINT_PATH it stops there.
 The job itself is `flan_jax.eval.jobs.evaluate`.
 """
@@ -22,7 +23,7 @@ import pathlib
 import sys
 from typing import Sequence
 
-from flan_jax import gin_flags
+from flan_jax import console, gin_flags
 
 PROG = "flan-jax eval"
 
@@ -58,13 +59,19 @@ def run(flags: argparse.Namespace) -> None:
             print(f"{pathlib.Path(flags.dump_prompts) / name}: {count} prompts")
     if flags.dump_prompts and not gin_flags.macro("CHECKPOINT_PATH"):
         return
-    gin_configurables.evaluate(show_progress=not flags.no_progress)
+    try:  # the log goes beside the results (an unusable CHECKPOINT_PATH is reported by `evaluate`)
+        console.log_to(jobs.results_root(gin_flags.macro("CHECKPOINT_PATH"), gin_flags.macro("EVAL_OUTPUT_DIR")))
+    except (TypeError, ValueError, OSError):
+        pass
+    import gin
+
+    gin_configurables.evaluate(show_progress=not flags.no_progress, operative_config=gin.operative_config_str)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `flan-jax eval`; returns the exit code."""
     flags = parse_flags(list(sys.argv[1:] if argv is None else argv))
-    return gin_flags.run_command(PROG, lambda: run(flags))
+    return gin_flags.run_command(PROG, lambda: run(flags), verbose=flags.verbose)
 
 
 if __name__ == "__main__":

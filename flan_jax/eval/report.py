@@ -213,8 +213,15 @@ def format_markdown(results: EvalResults) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_results(results: EvalResults, directory: str | pathlib.Path) -> dict[str, pathlib.Path]:
+def write_results(results: EvalResults, directory: str | pathlib.Path,
+                  run: Mapping[str, Any] | None = None) -> dict[str, pathlib.Path]:
     """Writes results.json, results.md and predictions/*.jsonl (held-out ones in `flan-jax score` format).
+
+    Args:
+      results: what to write.
+      directory: where (created).
+      run: what was measured (step, checkpoint, suite, decode options, time, gin config, ...):
+        results.json's "run" entry, and a line atop results.md (the gin config only in the JSON).
 
     Returns:
       What was written: {"json", "markdown", "predictions"} -> path.
@@ -222,8 +229,13 @@ def write_results(results: EvalResults, directory: str | pathlib.Path) -> dict[s
     directory = pathlib.Path(directory)
     predictions_dir = directory / "predictions"
     predictions_dir.mkdir(parents=True, exist_ok=True)
-    (directory / "results.json").write_text(json.dumps(results.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
-    (directory / "results.md").write_text(format_markdown(results), encoding="utf-8")
+    document = {"run": dict(run), **results.to_json()} if run else results.to_json()
+    (directory / "results.json").write_text(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default),
+                                            encoding="utf-8")
+    header = ""
+    if run:
+        header = "; ".join(f"{k}: {v}" for k, v in run.items() if k != "gin_config" and v is not None) + "\n\n"
+    (directory / "results.md").write_text(header + format_markdown(results), encoding="utf-8")
     files: dict[str, list[dict[str, Any]]] = {}
     for r in results.tasks.values():
         files.setdefault(r.benchmark or r.task, []).extend(r.predictions)

@@ -1,7 +1,8 @@
 """Orbax checkpoints: periodic saves, keep-last-K, resume, restore resharded onto any mesh.
 
 Layout: `MODEL_DIR/checkpoints/<step>/{params,opt_state}`, each item a standard orbax pytree
-checkpoint. Orbax writes a step into a temporary directory and renames it when complete, so a
+checkpoint (t5x writes `MODEL_DIR/checkpoint_<step>/` in its own format instead; wherever a
+checkpoint path is taken, a MODEL_DIR, its `checkpoints/` or one step directory will do). Orbax writes a step into a temporary directory and renames it when complete, so a
 crash mid-save never leaves a checkpoint that looks finished. Restoring takes abstract arrays
 (`jax.ShapeDtypeStruct` with a sharding), so a checkpoint written on one mesh loads directly
 onto another. The data position is the step: the input pipeline skips `step` batches.
@@ -127,11 +128,24 @@ def find_params_directory(path: str | os.PathLike, source: str = "INITIAL_CHECKP
     return path / str(steps[-1]) / PARAMS_ITEM
 
 
+def checkpoint_step(path: str | os.PathLike, source: str = "INITIAL_CHECKPOINT_PATH") -> int:
+    """The training step a checkpoint was written at: its step directory's number, 0 when it has
+    none (a converted Hugging Face checkpoint, `save_params` output). See `find_params_directory`."""
+    step_dir = find_params_directory(path, source).parent.name
+    return int(step_dir) if step_dir.isdigit() else 0
+
+
+def has_checkpoint(model_dir: str | os.PathLike) -> bool:
+    """Whether MODEL_DIR holds a finished checkpoint (a run there resumes from it)."""
+    directory = checkpoint_directory(os.path.abspath(model_dir) if "://" not in str(model_dir) else model_dir)
+    return directory.is_dir() and any(p.name.isdigit() for p in directory.iterdir())
+
+
 def restore_params(path: str | os.PathLike, abstract_params: PyTree, source: str = "INITIAL_CHECKPOINT_PATH") -> PyTree:
     """Parameters only (no optimizer state) from an orbax checkpoint, onto the given shardings.
 
     Used for INITIAL_CHECKPOINT_PATH (fine-tuning starts from pre-trained or converted weights
-    with a fresh optimizer at step 0) and for CHECKPOINT_PATH of eval and infer.
+    with a fresh optimizer, at the checkpoint's step) and for CHECKPOINT_PATH of eval and infer.
 
     Args:
       path: see `find_params_directory`.
@@ -172,8 +186,7 @@ def restore_model_params(model: steps.StepModel, path: str | os.PathLike, input_
     partitioner = partitioner or partitioning.Partitioner()
     layout = steps.param_layout(model, partitioner, input_shapes)
     params = restore_params(path, abstract_like(layout.abstract, layout.shardings), source=source)
-    step_dir = find_params_directory(path, source).parent.name
-    return params, int(step_dir) if step_dir.isdigit() else 0
+    return params, checkpoint_step(path, source)
 
 
 def save_params(path: str | os.PathLike, params: PyTree) -> None:

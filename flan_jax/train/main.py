@@ -14,7 +14,7 @@ import pathlib
 import sys
 from typing import Sequence
 
-from flan_jax import gin_flags
+from flan_jax import console, gin_flags
 
 PROG = "flan-jax train"
 
@@ -30,6 +30,9 @@ def run(flags: argparse.Namespace) -> None:
     import jax
 
     gin_flags.setup(flags)
+    model_dir = pathlib.Path(str(gin_flags.macro("MODEL_DIR"))).absolute()
+    # Process 0 logs to MODEL_DIR/log.txt, the others beside it (log.process1.txt, ...).
+    log_file = console.log_to(model_dir, "log.txt" if jax.process_index() == 0 else f"log.process{jax.process_index()}.txt")
     gin_flags.import_module(gin_flags.macro("MIXTURE_OR_TASK_MODULE"))
     if gin_flags.macro("USE_CACHED_TASKS", False):
         check_cached(gin_flags.macro("MIXTURE_OR_TASK_NAME"))
@@ -39,13 +42,16 @@ def run(flags: argparse.Namespace) -> None:
     if jax.process_index() == 0:
         # gin records `train`'s own bindings only once it returns: rewrite the file written at the
         # start of training so it holds the complete operative config.
-        (pathlib.Path(gin_flags.macro("MODEL_DIR")).absolute() / "config.gin").write_text(gin.operative_config_str())
+        (model_dir / "config.gin").write_text(gin.operative_config_str())
     if jax.process_index() == 0 and result.last_metrics:
         first, last = result.first_metrics, result.last_metrics
+        resumed = f", resumed from step {result.start_step}" if result.start_step else ""
         print(
             f"loss per target token: first {first['loss_per_token']:.4f} -> last {last['loss_per_token']:.4f} "
-            f"(token accuracy {first['accuracy']:.3f} -> {last['accuracy']:.3f}) at step {int(result.state.step)}"
+            f"(token accuracy {first['accuracy']:.3f} -> {last['accuracy']:.3f}) at step {int(result.state.step)}{resumed}"
         )
+    if jax.process_index() == 0:
+        print(f"MODEL_DIR {model_dir}: checkpoints/, config.gin, TensorBoard events" + (f"; log {log_file}" if log_file else ""))
     if gin_flags.macro("EVAL_AFTER_TRAINING", False):
         evaluate_after_training(show_progress=not flags.no_progress)
 
@@ -83,11 +89,13 @@ def evaluate_after_training(show_progress: bool = True):
     from flan_jax import gin_configurables
     from flan_jax.eval import main as eval_main
 
+    import gin
+
     eval_main.register_suite_tasks()
-    return gin_configurables.evaluate(show_progress=show_progress)
+    return gin_configurables.evaluate(show_progress=show_progress, operative_config=gin.operative_config_str)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for `python -m flan_jax.train` and `flan-jax train`; returns the exit code."""
     flags = parse_flags(list(sys.argv[1:] if argv is None else argv))
-    return gin_flags.run_command(PROG, lambda: run(flags))
+    return gin_flags.run_command(PROG, lambda: run(flags), verbose=flags.verbose)

@@ -1,7 +1,7 @@
 """The training loop around the pure steps of `flan_jax.train.steps`.
 
-The loop, in order: check MODEL_DIR and the task -> mesh and shardings (eval_shape -> specs ->
-jitted init) -> restore (resume, or INITIAL_CHECKPOINT_PATH) -> one jitted, donating train step
+The loop, in order: check the lengths, the task, then MODEL_DIR -> mesh and shardings (eval_shape
+-> specs -> jitted init) -> restore (resume, or INITIAL_CHECKPOINT_PATH) -> one jitted, donating train step
 -> for each step: host batch -> global array -> step; every few steps pull metrics, check they
 are finite, write them; checkpoint on the period. Everything the loop needs is an argument, so
 tests and gin supply the same collaborators.
@@ -22,7 +22,7 @@ import seqio
 from clu import metric_writers
 from etils import epath
 
-from flan_jax.data import features, pipeline, registry
+from flan_jax.data import features, mixing, pipeline, registry
 from flan_jax.train import checkpoints, optimizers, partitioning, steps
 
 PyTree = Any
@@ -132,7 +132,8 @@ def restore_or_init_state(
     initial_checkpoint_path: str | None = None,
 ) -> steps.TrainState:
     """Resume from MODEL_DIR's latest checkpoint, else start from INITIAL_CHECKPOINT_PATH's
-    parameters (step 0, fresh optimizer), else from a random initialisation."""
+    parameters (at its step, as t5x does, with a fresh optimizer), else from a random
+    initialisation at step 0."""
     latest = manager.latest_step()
     abstract = jax.tree.map(
         lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), layout.abstract_state, layout.shardings
@@ -146,8 +147,39 @@ def restore_or_init_state(
     if initial_checkpoint_path:
         params = checkpoints.restore_params(initial_checkpoint_path, abstract.params)
         opt_state = jax.jit(optimizer.init, out_shardings=layout.shardings.opt_state)(params)
-        state = state.replace(params=params, opt_state=opt_state)
+        step = jax.device_put(jnp.asarray(checkpoints.checkpoint_step(initial_checkpoint_path), jnp.int32),
+                              layout.shardings.step)
+        state = state.replace(step=step, params=params, opt_state=opt_state)
     return state
+
+
+def initial_step(initial_checkpoint_path: str | None, model_dir: str, train_steps: int) -> int:
+    """INITIAL_CHECKPOINT_PATH's step (0 without one), checked against TRAIN_STEPS for a new run.
+
+    TRAIN_STEPS counts every step, the initial checkpoint's included (t5x: "pre-trained steps +
+    fine-tuning steps"). A run resuming in MODEL_DIR does not need the initial checkpoint any more.
+
+    Raises:
+      ValueError: a new run whose initial checkpoint is already at TRAIN_STEPS or beyond.
+    """
+    if not initial_checkpoint_path:
+        return 0
+    resuming = checkpoints.has_checkpoint(model_dir)
+    try:
+        step = checkpoints.checkpoint_step(initial_checkpoint_path)
+    except FileNotFoundError:
+        if not resuming:
+            raise
+        logging.warning("INITIAL_CHECKPOINT_PATH %s is gone; resuming from MODEL_DIR's checkpoint, reading the "
+                        "data as if the run had started at step 0.", initial_checkpoint_path)
+        return 0
+    if not resuming and step >= train_steps:
+        raise ValueError(
+            f"INITIAL_CHECKPOINT_PATH {initial_checkpoint_path!r} is at step {step} and TRAIN_STEPS = {train_steps}: "
+            f"TRAIN_STEPS counts all steps, the checkpoint's included (as in t5x), so nothing would be trained. "
+            f"Set TRAIN_STEPS to {step} + the fine-tuning steps, e.g. --gin.TRAIN_STEPS={step + 1000}."
+        )
+    return step
 
 
 def _items(state: steps.TrainState) -> dict[str, PyTree]:
@@ -224,11 +256,13 @@ def train(
       partitioner: the mesh and logical axis rules.
       train_dataset: mixture/task, lengths, global batch size, packing.
       learning_rate_schedule: step -> learning rate (also logged).
-      train_steps: the total number of steps (t5x TRAIN_STEPS; a resumed run stops there too).
+      train_steps: the total number of steps (t5x TRAIN_STEPS; a resumed run stops there too),
+        counting those of INITIAL_CHECKPOINT_PATH.
       model_dir: where checkpoints, TensorBoard events, config.gin and the parameter table go.
       make_optimizer: schedule -> optax transformation (default: t5x's Adafactor).
       checkpoint_config: CHECKPOINT_PERIOD and how many to keep.
-      initial_checkpoint_path: parameters to start from when MODEL_DIR has no checkpoint.
+      initial_checkpoint_path: parameters to start from when MODEL_DIR has no checkpoint; the
+        run starts at its step (a step directory's number, else 0) and reads the data from the start.
       num_microbatches: split each batch into this many sequential micro-batches.
       eval_dataset: optional held-out split for loss/accuracy every `eval_period` steps.
       eval_period: t5x EVAL_PERIOD.
@@ -245,14 +279,21 @@ def train(
 
     Raises:
       PermissionError: MODEL_DIR is not writable.
-      ValueError: unknown task, batch size that does not split over the mesh, bad shardings.
+      ValueError: unknown task, TASK_FEATURE_LENGTHS the model cannot use, batch size that does
+        not split over the mesh, bad shardings, an initial checkpoint at TRAIN_STEPS already.
       TrainingDivergedError: a non-finite loss; the checkpoints written before it are intact.
     """
-    # Validate everything cheap before compiling anything.
+    # Validate everything cheap before compiling anything, and the inputs before creating MODEL_DIR.
     optimizer = make_optimizer(learning_rate_schedule)
-    model_path = check_model_dir(model_dir)
+    features.check_lengths(model.FEATURE_CONVERTER_CLS, train_dataset.task_feature_lengths)
+    if eval_dataset is not None:
+        features.check_lengths(model.FEATURE_CONVERTER_CLS, eval_dataset.task_feature_lengths)
     registry.get_mixture_or_task(train_dataset.mixture_or_task_name)
     partitioner.check_batch_size(train_dataset.batch_size, num_microbatches)
+    first_step = initial_step(initial_checkpoint_path, model_dir, train_steps)
+    model_path = check_model_dir(model_dir)
+    if jax.process_index() == 0:
+        mixing.warn_left_out(train_dataset.mixture_or_task_name)
     if truncation_check_examples and jax.process_index() == 0:
         _warn_truncation(train_dataset, truncation_check_examples)
 
@@ -263,6 +304,9 @@ def train(
     manager = checkpoints.CheckpointManager(checkpoints.checkpoint_directory(model_path), checkpoint_config)
     state = restore_or_init_state(model, optimizer, layout, input_shapes, init_rng, manager, initial_checkpoint_path)
     start_step = int(state.step)
+    if start_step >= train_steps:
+        logging.warning("%s is already at step %d (TRAIN_STEPS = %d): nothing to train; raise TRAIN_STEPS to train "
+                        "further.", manager.directory, start_step, train_steps)
 
     is_chief = jax.process_index() == 0
     if is_chief:
@@ -274,7 +318,8 @@ def train(
 
     step_fn = steps.jit_train_step(model, optimizer, learning_rate_schedule, layout, partitioner, num_microbatches)
     feature_converter = model.FEATURE_CONVERTER_CLS(pack=train_dataset.pack)
-    batches = get_batches(train_dataset, feature_converter, start_step, pipeline.host_shard_info())
+    # The data position: batches read since this run's first step (an initial checkpoint's steps read other data).
+    batches = get_batches(train_dataset, feature_converter, start_step - first_step, pipeline.host_shard_info())
 
     buffer = _MetricsBuffer()
     first, last = {}, {}

@@ -70,7 +70,7 @@ def test_every_gin_command_takes_t5x_flags(command):
                    "--no_progress"])
     assert flags.gin_file == ["runs/eval.gin"]
     assert flags.gin_bindings == ["EVAL_BATCH_SIZE = 8", "EVAL_SUITE = 'mmlu'"]
-    assert flags.gin_search_paths == ["/a", ".", str(gin_flags.REPO_GIN_DIR)]
+    assert flags.gin_search_paths == ["/a", ".", str(gin_flags.REPO_GIN_DIR), str(gin_flags.REPO_GIN_DIR.parent)]
     assert flags.seqio_additional_cache_dirs == ["/c1", "/c2", "/c3"]
     assert flags.no_progress and flags.coordinator_address is None
 

@@ -23,7 +23,7 @@ def test_gin_dot_flags_become_bindings_and_search_paths_include_the_repo():
     )
     assert flags.gin_file == ["runs/finetune.gin"]
     assert flags.gin_bindings == ["BATCH_SIZE = 8", "MODEL_DIR = 'runs/x'"]
-    assert flags.gin_search_paths == ["/a", "/b", ".", str(REPO / "gin")]
+    assert flags.gin_search_paths == ["/a", "/b", ".", str(REPO / "gin"), str(REPO)]
 
 
 def test_smoke_run_of_debug_cpu_gin(tmp_path):
