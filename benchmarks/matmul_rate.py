@@ -93,22 +93,31 @@ def xla_seconds(product: Product, repeats: int) -> float:
     return best_seconds(lambda: run(a, b), repeats, wait=jax.block_until_ready)
 
 
+def as_bmm(operand, batch: tuple[int, ...], contracting: tuple[int, ...], contracting_last: bool):
+    """A dot_general operand laid out for a batched GEMM: [batch, free, contracting] (the left
+    operand) or [batch, contracting, free] (the right one); numpy arrays and torch tensors alike."""
+    shape = tuple(operand.shape)
+    free = tuple(d for d in range(len(shape)) if d not in batch + contracting)
+    size = lambda dims: math.prod(shape[d] for d in dims)  # noqa: E731
+    order, inner = ((free, contracting) if contracting_last else (contracting, free))
+    permuted = operand.permute(*batch, *order) if hasattr(operand, "permute") else operand.transpose(*batch, *order)
+    return permuted.reshape(size(batch), size(order), size(inner))
+
+
 def torch_seconds(product: Product, repeats: int) -> float:
     """The same product as torch's batched GEMM on contiguous [batch, m, k] x [batch, k, n] operands
-    (an eager step lays its operands out for the GEMM it calls), on the device the peer step uses
-    (CUDA when there is one, as JAX's default device is then the GPU too)."""
+    (an eager step lays its operands out for the GEMM it calls: `as_bmm`), on the device the peer
+    step uses (CUDA when there is one, as JAX's default device is then the GPU too)."""
     import torch
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    def as_bmm(shape, batch, contracting, contracting_last):
-        free = [d for d in range(len(shape)) if d not in batch + contracting]
-        size = lambda dims: math.prod(shape[d] for d in dims)  # noqa: E731
-        inner = (size(free), size(contracting)) if contracting_last else (size(contracting), size(free))
-        return torch.full((size(batch), *inner), 0.5, dtype=getattr(torch, product.dtype), device=device)
+    def operand(shape, batch, contracting, contracting_last):
+        full = torch.full(shape, 0.5, dtype=getattr(torch, product.dtype), device=device)
+        return as_bmm(full, batch, contracting, contracting_last).contiguous()
 
-    a = as_bmm(product.lhs, product.lhs_batch, product.lhs_contracting, True)
-    b = as_bmm(product.rhs, product.rhs_batch, product.rhs_contracting, False)
+    a = operand(product.lhs, product.lhs_batch, product.lhs_contracting, True)
+    b = operand(product.rhs, product.rhs_batch, product.rhs_contracting, False)
     # CUDA kernels run asynchronously: wait for the last one; CPU products are done on return.
     wait = (lambda result: torch.cuda.synchronize()) if device.type == "cuda" else (lambda result: result)
     return best_seconds(lambda: torch.bmm(a, b), repeats, wait=wait)

@@ -203,7 +203,9 @@ def _syntax_message(error: SyntaxError | tokenize.TokenError, where: str, path: 
     if isinstance(error, tokenize.TokenError):
         what, line, text = error.args[0], None, None
     else:
-        what, line, text = error.msg.splitlines()[0], error.lineno, (error.text or "").strip()
+        # gin's message for a bare word is Python's ("malformed node or string ... <ast.Name ...>") then its own.
+        what = [m.strip() for m in error.msg.splitlines() if m.strip() and "<ast." not in m][-1:] or ["invalid value"]
+        what, line, text = what[0], error.lineno, (error.text or "").strip()
     if path is not None and line is not None:
         with open(path, encoding="utf-8") as f:  # gin's own text can be the joined statement
             lines = f.read().splitlines()

@@ -185,7 +185,9 @@ def register(
       validate: parse every file now (slow on the full 3 GB checkout: for checking a checkout),
         so malformed files are found at registration. Otherwise a malformed file raises, naming
         the file and key, when its data is first read.
-      on_error: with `validate`, "raise" on a malformed file or "skip" it with a warning.
+      on_error: "raise" on a malformed file, or "skip" it with a warning: every file is then
+        parsed at registration (as with `validate`), since a task left empty in the middle of
+        training would stop it. At import, $FLAN_JAX_NIV2_ON_ERROR sets it.
       on_missing: no data directory: "error" (the message says what to download and where to
         point FLAN_JAX_NIV2_DIR), "warn" (log it, register nothing) or "ignore".
       num_exemplars: positive examples shown in the few-shot format (fewer when they do not
@@ -215,7 +217,7 @@ def register(
                                          separators=SEPARATORS, exemplars_field="exemplars")
     names = []
     for entry in entries:
-        if validate:
+        if validate or on_error == "skip":
             try:
                 sources.load_niv2_task(entry.path)
             except sources.DataSourceError as e:
@@ -231,4 +233,19 @@ def register(
     return names
 
 
-TASKS = registry.register_if_configured(sources.NIV2_ENV, "a natural-instructions checkout", sources.NIV2_URL, register)
+def register_from_environment(on_missing: str = "warn") -> list[str]:
+    """`register` as configured by the environment: $FLAN_JAX_NIV2_DIR, and $FLAN_JAX_NIV2_ON_ERROR
+    ("raise", the default, or "skip" malformed task files).
+
+    Raises:
+      ValueError: $FLAN_JAX_NIV2_ON_ERROR is neither.
+    """
+    on_error = os.environ.get(sources.NIV2_ON_ERROR_ENV) or "raise"
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"{sources.NIV2_ON_ERROR_ENV}={on_error!r}: set it to 'skip' (leave malformed NIv2 task "
+                         "files out) or 'raise' (the default).")
+    return register(on_missing=on_missing, on_error=on_error)
+
+
+TASKS = registry.register_if_configured(sources.NIV2_ENV, "a natural-instructions checkout", sources.NIV2_URL,
+                                        register_from_environment)

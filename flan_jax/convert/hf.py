@@ -255,18 +255,35 @@ def hf_config(config: t5.T5Config) -> dict:
 
 
 # --- Whole checkpoints.
+class MissingVocabulary:
+    """Stands in for the tokenizer a weights-only checkpoint came without: the weights convert and
+    load; encoding or decoding text raises a FileNotFoundError that says which file to add."""
+
+    sentencepiece_model_file = None  # not a remote SentencePiece file (models check that)
+
+    def __init__(self, vocab_size: int, error: str):
+        self.vocab_size = vocab_size
+        self._error = error
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # copy, pickle and friends: no such attribute
+            raise AttributeError(name)
+        raise FileNotFoundError(self._error)
+
+
 def vocabulary_for(model_dir: str, vocab_size: int):
-    """The SentencePiece vocabulary beside the checkpoint, else the byte vocabulary if it fits."""
+    """The SentencePiece vocabulary beside the checkpoint, else the byte vocabulary if it fits, else
+    a `MissingVocabulary` (text in or out needs `spiece.model`; the weights do not)."""
     spm = os.path.join(model_dir, SPM_FILE)
     if os.path.exists(spm):
         return vocabularies.sentencepiece_vocabulary(spm)
     byte_vocabulary = vocabularies.byte_vocabulary()
     if vocab_size >= byte_vocabulary.vocab_size:
         return byte_vocabulary
-    raise FileNotFoundError(
+    return MissingVocabulary(vocab_size, (
         f"{model_dir} has no {SPM_FILE} and its vocab_size {vocab_size} is smaller than the byte vocabulary's "
-        f"{byte_vocabulary.vocab_size} ids: copy the checkpoint's {SPM_FILE} into {model_dir}"
-    )
+        f"{byte_vocabulary.vocab_size} ids, so text cannot be encoded or decoded: copy the checkpoint's {SPM_FILE} "
+        f"into {model_dir}"))
 
 
 def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDecoderModel, dict]:
@@ -276,7 +293,8 @@ def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDe
       model_dir: holds config.json, model.safetensors (or an index and shards), maybe spiece.model.
       dtype: activation dtype of the returned model ("float32" or "bfloat16").
     Returns:
-      the model (vocabularies from spiece.model or bytes) and its plain parameter tree.
+      the model (vocabularies from spiece.model or bytes; without either, weights only: text in or
+      out raises, naming spiece.model) and its plain parameter tree.
     """
     config_path = os.path.join(model_dir, CONFIG_FILE)
     raw_config = _read_json(config_path)

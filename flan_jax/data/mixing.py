@@ -289,11 +289,12 @@ def left_out(name: str) -> list[str]:
     notes, seen, pending = [], set(), [name]
     while pending:
         current = pending.pop(0)
-        if current in seen or current not in seqio.MixtureRegistry.names():
+        if current in seen:
             continue
         seen.add(current)
         notes += _LEFT_OUT.get(current, [])
-        pending += [c for c in seqio.MixtureRegistry.get(current).rate_per_task_name if c in seqio.MixtureRegistry.names()]
+        if current in seqio.MixtureRegistry.names():
+            pending += list(seqio.MixtureRegistry.get(current).rate_per_task_name)
     return notes
 
 

@@ -61,7 +61,8 @@ def leaf_rows(name: str, split: str = "train") -> list[LeafRow]:
                 task=task,
                 collection=registry.collection_of(task) or "-",
                 rate=rate,
-                examples=mixing.num_examples(tasks[task], split),
+                # None ("?") where the data is not here: counting would fail inside TFDS.
+                examples=None if mixing.missing_data_reason(tasks[task], split) else mixing.num_examples(tasks[task], split),
                 cap=rule.cap if isinstance(rule, mixing.CappedExamplesRate) else None,
             )
         )

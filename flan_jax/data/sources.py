@@ -39,6 +39,8 @@ from flan_jax.data import templates as templates_lib
 NIV2_ENV = "FLAN_JAX_NIV2_DIR"
 COT_ENV = "FLAN_JAX_COT_DIR"
 NIV2_URL = "https://github.com/allenai/natural-instructions"
+# "skip": registration parses every NIv2 file and leaves malformed ones out (read by tasks/niv2.py).
+NIV2_ON_ERROR_ENV = "FLAN_JAX_NIV2_ON_ERROR"
 COT_URL = "https://github.com/google-research/FLAN/tree/main/flan/v2/cot_data"
 
 # Keys a task file must have for us to render it (the rest is metadata we do not need).
@@ -429,8 +431,11 @@ class NIv2Task:
 
 
 def _fail(path: pathlib.Path, key: str, problem: str) -> DataSourceError:
-    return DataSourceError(f"NIv2 task file {str(path)!r}: key {key!r} {problem}. Fix or remove the file "
-                           "(or register with on_error='skip').")
+    return DataSourceError(f"NIv2 task file {str(path)!r}: key {key!r} {problem}. {_NIV2_FIX}")
+
+
+_NIV2_FIX = (f"Fix or remove the file, or set {NIV2_ON_ERROR_ENV}=skip to leave malformed task files out "
+             "(registration then parses every file).")
 
 
 def load_niv2_task(path: str | os.PathLike) -> NIv2Task:
@@ -446,7 +451,7 @@ def load_niv2_task(path: str | os.PathLike) -> NIv2Task:
             data = json.load(f)
     except json.JSONDecodeError as e:
         raise DataSourceError(f"NIv2 task file {str(path)!r} is not valid JSON ({e}); key '<file>'. "
-                              "Re-download it or remove it (or register with on_error='skip').") from e
+                              f"Re-download it. {_NIV2_FIX}") from e
     if not isinstance(data, dict):
         raise _fail(path, "<root>", "is not a JSON object")
     for key in NIV2_REQUIRED_KEYS:

@@ -53,6 +53,9 @@ def examples(name: str, num: int | None, split: str) -> Iterator[dict[str, Any]]
     task = registry.get_mixture_or_task(name)
     if not isinstance(task, seqio.Task):
         raise ValueError(f"{name!r} is a mixture; `flan-jax mixture show {name}` lists its tasks.")
+    reason = sources.unavailable_reason(task.source)
+    if reason:
+        raise ValueError(f"Task {name!r} is registered but its data is not here: {reason}.")
     sources.check_split("Task", name, split, task.splits)
     if epochs.reads_in_python(task):
         for example in itertools.islice(sources.iter_examples(task.source, split), num):

@@ -160,7 +160,7 @@ def initial_step(initial_checkpoint_path: str | None, model_dir: str, train_step
     fine-tuning steps"). A run resuming in MODEL_DIR does not need the initial checkpoint any more.
 
     Raises:
-      ValueError: a new run whose initial checkpoint is already at TRAIN_STEPS or beyond.
+      ValueError: a new run whose initial checkpoint's step (> 0) is already TRAIN_STEPS or beyond.
     """
     if not initial_checkpoint_path:
         return 0
@@ -173,7 +173,7 @@ def initial_step(initial_checkpoint_path: str | None, model_dir: str, train_step
         logging.warning("INITIAL_CHECKPOINT_PATH %s is gone; resuming from MODEL_DIR's checkpoint, reading the "
                         "data as if the run had started at step 0.", initial_checkpoint_path)
         return 0
-    if not resuming and step >= train_steps:
+    if not resuming and 0 < step >= train_steps:
         raise ValueError(
             f"INITIAL_CHECKPOINT_PATH {initial_checkpoint_path!r} is at step {step} and TRAIN_STEPS = {train_steps}: "
             f"TRAIN_STEPS counts all steps, the checkpoint's included (as in t5x), so nothing would be trained. "

@@ -48,3 +48,20 @@ def test_from_hf_then_to_hf_round_trip(tmp_path, capsys):
 def test_to_hf_names_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         cli.main(["convert", "to-hf", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out")])
+
+
+def test_from_hf_converts_weights_without_a_tokenizer(tmp_path, capsys):
+    """config.json + safetensors only, vocab_size under the byte vocabulary's 259: the weights convert;
+    only text in or out needs spiece.model, and says so."""
+    torch.manual_seed(0)
+    config = transformers.T5Config(vocab_size=100, d_model=16, d_kv=4, d_ff=24, num_layers=1, num_decoder_layers=1,
+                                   num_heads=2, feed_forward_proj="gated-gelu", dropout_rate=0.0)
+    transformers.T5ForConditionalGeneration(config).save_pretrained(str(tmp_path / "hf"))
+    assert not (tmp_path / "hf" / hf.SPM_FILE).exists()
+
+    assert cli.main(["convert", "from-hf", str(tmp_path / "hf"), "--output", str(tmp_path / "ckpt")]) == 0
+    assert "network.T5Config.vocab_size = 100" in capsys.readouterr().out
+    assert (tmp_path / "ckpt" / checkpoints.PARAMS_ITEM).is_dir()
+    model, _ = hf.from_hf(str(tmp_path / "hf"))
+    with pytest.raises(FileNotFoundError, match="copy the checkpoint's spiece.model into"):
+        model.output_vocabulary.decode([5, 6])

@@ -150,8 +150,10 @@ def test_clear_errors(tmp_path, untied_dir):
     with pytest.raises(KeyError, match="decoder.block.2.layer.1.EncDecAttention.k.weight"):
         hf.params_from_hf(tensors, hf.load_config(str(path)), scale_decoder_outputs=False)
     small = t5.T5Config(vocab_size=100, emb_dim=8, num_heads=1, num_encoder_layers=1, num_decoder_layers=1, head_dim=8, mlp_dim=8)
-    with pytest.raises(FileNotFoundError, match="spiece.model"):
-        hf.vocabulary_for(str(tmp_path), small.vocab_size)
+    weights_only = hf.vocabulary_for(str(tmp_path), small.vocab_size)
+    assert weights_only.vocab_size == 100
+    with pytest.raises(FileNotFoundError, match="no spiece.model .* copy the checkpoint's spiece.model into"):
+        weights_only.encode("text")
 
 
 def test_sharded_and_bfloat16_files(untied_dir, tmp_path):

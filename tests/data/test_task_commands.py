@@ -120,3 +120,19 @@ def test_show_json_decodes_list_features(clean_registries, capsys):
     assert task_commands.main(["show", "listy", "--split", "test", "--json", *MODULE]) == 0
     example = json.loads(capsys.readouterr().out)
     assert example == {"task": "listy", "options": ["a", "b"], "inputs": "Pick one", "targets": "b"}
+
+
+def test_show_of_a_task_whose_data_is_not_prepared_says_so(clean_registries, capsys, tmp_path):
+    """A registered TFDS task without prepared data: the clear reason `mixture show` gives, not TFDS's KeyError."""
+    from flan_jax.data import vocabularies
+
+    vocabulary = vocabularies.byte_vocabulary()
+    seqio.TaskRegistry.add(
+        "unprepared_rte", source=seqio.TfdsDataSource("glue/rte:2.0.0", tfds_data_dir=str(tmp_path)),
+        preprocessors=[seqio.preprocessors.tokenize],
+        output_features={k: seqio.Feature(vocabulary) for k in ("inputs", "targets")},
+    )
+    assert task_commands.main(["show", "unprepared_rte", *MODULE]) == 1
+    error = capsys.readouterr().err
+    assert f"'unprepared_rte' is registered but its data is not here: TFDS dataset 'glue/rte:2.0.0' is not prepared in {tmp_path}" in error
+    assert "download_and_prepare()" in error

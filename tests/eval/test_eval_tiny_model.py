@@ -87,10 +87,17 @@ def test_eval_cli_matches_score(checkpoint, small_data, tmp_path):
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| **average** |" in done.stdout and "(step 7)" in done.stdout
-    results = json.loads((output / "results.json").read_text())
+    # Per evaluated step (another step's results go beside them), saying what was measured.
+    results = json.loads((output / "7" / "results.json").read_text())
     assert set(results["benchmarks"]) == {"mgsm", "bbh", "bbh_cot"}
+    run = results["run"]
+    assert run["step"] == 7 and run["checkpoint"] == str(checkpoint / "params") and run["suite"] == "mgsm,bbh,bbh_cot"
+    assert run["decode"]["method"] == "greedy" and run["task_feature_lengths"] == LENGTHS and run["time"]
+    assert "T5Config.emb_dim = 32" in run["gin_config"] and "evaluate.suite = %EVAL_SUITE" in run["gin_config"]
+    assert (output / "7" / "results.md").read_text().startswith("step: 7; checkpoint: ")
+    assert "INFO" in (output / "log.txt").read_text()  # library logs beside the results, not on the terminal
     for benchmark, directory in (("mgsm", small_data["mgsm"]), ("bbh", small_data["bbh"]), ("bbh_cot", small_data["bbh"])):
-        records = score.read_predictions(output / "predictions" / f"{benchmark}.jsonl")
+        records = score.read_predictions(output / "7" / "predictions" / f"{benchmark}.jsonl")
         scored = score.score_predictions(benchmark, records, directory)
         assert scored.missing == {}
         assert scored.subtasks == pytest.approx(results["benchmarks"][benchmark]["subtasks"])
@@ -118,3 +125,27 @@ def test_rank_classification_and_infer_with_the_tiny_model(clean_registries, che
     # The same inputs give the same (greedy) outputs through the evaluator's own path.
     again = evaluator.predict_texts(model, params, ["What is 2 + 2?"], task_feature_lengths=LENGTHS)
     assert again == [outputs[0]["prediction"]]
+
+
+def test_results_go_per_step_and_never_inside_a_checkpoint(tmp_path):
+    """Default MODEL_DIR/eval/<step>/: checkpoint rotation deletes step directories, and results with them."""
+    for step in (10, 20):
+        checkpoints.save_params(tmp_path / "run" / "checkpoints" / str(step), {"w": jax.numpy.zeros(2)})
+    checkpoints.save_params(tmp_path / "converted", {"w": jax.numpy.zeros(2)})
+    run = tmp_path / "run"
+    for given in (run, run / "checkpoints", run / "checkpoints" / "20", run / "checkpoints" / "10"):
+        assert jobs.model_dir_of(given) == run
+        assert jobs.results_root(given, None) == run / "eval"
+    assert jobs.results_root(tmp_path / "converted", None) == tmp_path / "converted" / "eval"
+    assert jobs.results_root(run, str(tmp_path / "mine")) == tmp_path / "mine"
+    with pytest.raises(ValueError, match=r"EVAL_OUTPUT_DIR .*checkpoints/10/eval.* is inside .*checkpoints.*: training "
+                                         r"deletes old step directories"):
+        jobs.results_root(run / "checkpoints" / "10", str(run / "checkpoints" / "10" / "eval"))
+
+
+def test_evaluate_refuses_lengths_before_restoring(tmp_path):
+    with pytest.raises(ValueError, match=r"TASK_FEATURE_LENGTHS = \{'inputs': 64\}: 'targets' is missing"):
+        jobs.evaluate(model=_tiny_model(), checkpoint_path=str(tmp_path / "absent"), suite="mgsm", output_dir=None,
+                      task_feature_lengths={"inputs": 64})
+    with pytest.raises(ValueError, match="'targets' is 0"):
+        jobs.infer(model=_tiny_model(), checkpoint_path=str(tmp_path / "absent"), task_feature_lengths={"inputs": 8, "targets": 0})

@@ -82,4 +82,4 @@ def test_training_improves_the_held_out_score(clean_registries, tmp_path):
     assert {p["prediction"] for p in after.predictions} <= {"even", "odd"}
     assert after.metrics["accuracy"] >= 55.0
     assert after.metrics["accuracy"] >= before.metrics["accuracy"] + 45.0
-    assert (tmp_path / "eval" / "results.json").is_file()
+    assert (tmp_path / "eval" / str(TRAIN_STEPS) / "results.json").is_file()

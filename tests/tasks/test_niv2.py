@@ -84,11 +84,23 @@ def test_malformed_file_raises_or_skips(clean_registries, tmp_path, caplog):
         names = niv2.register(root, validate=True, on_error="skip")
     assert names == ["niv2_task1_ok_zs_noopt", "niv2_task1_ok_fs_noopt"]
     assert "task2_bad.json" in caplog.text
-    # Lazily (the default), the error surfaces when the data is read, naming the file and key.
+    # Lazily (the default), the error surfaces when the data is read, naming the file, the key and
+    # the setting that leaves such files out.
     seqio.TaskRegistry.reset()
     niv2.register(root)
-    with pytest.raises(sources.DataSourceError, match="task2_bad.json.*'Definition'"):
+    with pytest.raises(sources.DataSourceError, match="task2_bad.json.*'Definition'.*FLAN_JAX_NIV2_ON_ERROR=skip"):
         next(seqio.TaskRegistry.get("niv2_task2_bad_zs_noopt").source.iter_examples("train"))
+
+
+def test_on_error_skip_from_the_environment_leaves_malformed_files_out(clean_registries, tmp_path, monkeypatch):
+    """The hint's setting works as the CLI registers NIv2 (at import, from the environment), without validate."""
+    root = write_niv2(tmp_path, {"task1_ok": niv2_task(), "task2_bad": "{not json"})
+    monkeypatch.setenv(sources.NIV2_ENV, str(root))
+    monkeypatch.setenv(sources.NIV2_ON_ERROR_ENV, "skip")
+    assert niv2.register_from_environment() == ["niv2_task1_ok_zs_noopt", "niv2_task1_ok_fs_noopt"]
+    monkeypatch.setenv(sources.NIV2_ON_ERROR_ENV, "ignore")
+    with pytest.raises(ValueError, match="FLAN_JAX_NIV2_ON_ERROR='ignore': set it to 'skip'"):
+        niv2.register_from_environment()
 
 
 def test_missing_dir_message(clean_registries, tmp_path, monkeypatch):

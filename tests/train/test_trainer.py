@@ -1,4 +1,7 @@
 """The train step on several meshes, micro-batching, resume, divergence, truncation and the loop."""
+import contextlib
+import signal
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +12,7 @@ import tiny_setup
 
 # Runs against the model engineer's flan_jax.models (skipped only while it is absent).
 pytest.importorskip("flan_jax.models.model")
-from flan_jax.data import features  # noqa: E402
+from flan_jax.data import features, pipeline  # noqa: E402
 from flan_jax.train import checkpoints, optimizers, partitioning, steps, trainer  # noqa: E402
 
 MESHES = [(8, 1), (4, 2), (2, 4)]  # (data, model)
@@ -86,11 +89,12 @@ def test_microbatches_match_the_whole_batch(model, batches):
     )
 
 
-def _train(model_dir, train_steps, *, model, partitioner=None, schedule=None, checkpoint_config=None, **kwargs):
+def _train(model_dir, train_steps, *, model, partitioner=None, schedule=None, checkpoint_config=None, train_dataset=None,
+           **kwargs):
     return trainer.train(
         model=model,
         partitioner=partitioner or partitioning.Partitioner(num_partitions=1),
-        train_dataset=tiny_setup.dataset_config(batch_size=8),
+        train_dataset=train_dataset or tiny_setup.dataset_config(batch_size=8),
         learning_rate_schedule=schedule or optimizers.constant_schedule(1e-2),
         train_steps=train_steps,
         model_dir=str(model_dir),
@@ -107,7 +111,7 @@ def dropout_model():
     return tiny_setup.tiny_model(dropout_rate=0.1)
 
 
-def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, clean_registries, dropout_model):
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, clean_registries, dropout_model, caplog):
     tiny_setup.register()
     straight = _train(tmp_path / "straight", 4, model=dropout_model)
     first = _train(tmp_path / "resumed", 2, model=dropout_model)
@@ -125,9 +129,11 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, clean_registries
     )
     assert sorted(int(p.name) for p in (tmp_path / "resumed" / "checkpoints").iterdir() if p.name.isdigit()) == [2, 4]
     assert (tmp_path / "resumed" / "parameters.txt").read_text().startswith("mesh: {'data': 4, 'model': 2}")
-    # A finished run is not trained further.
-    again = _train(tmp_path / "straight", 4, model=dropout_model)
+    # A finished run is not trained further, and says so.
+    with caplog.at_level("WARNING"):
+        again = _train(tmp_path / "straight", 4, model=dropout_model)
     assert again.start_step == 4 and again.history == []
+    assert "is already at step 4 (TRAIN_STEPS = 4): nothing to train; raise TRAIN_STEPS" in caplog.text
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, clean_registries, model):
@@ -148,14 +154,67 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, clea
     manager.close()
 
 
-def test_initial_checkpoint_path_starts_from_its_params_at_step_zero(tmp_path, clean_registries, model):
+def test_initial_checkpoint_path_carries_its_step(tmp_path, clean_registries, model):
+    """As t5x: a run from a checkpoint of step S starts at S (TRAIN_STEPS counts S too), with a fresh
+    optimizer and the data read from its start; a checkpoint without a step (converted) starts at 0."""
     tiny_setup.register()
     source = _train(tmp_path / "source", 2, model=model)
-    fine = _train(tmp_path / "fine", 0, model=model, initial_checkpoint_path=str(tmp_path / "source"))
-    assert fine.start_step == 0 and int(fine.state.step) == 0
-    jax.tree.map(np.testing.assert_array_equal, jax.device_get(fine.state.params), jax.device_get(source.state.params))
-    # A fresh optimizer: Adafactor's update count starts again at 0.
-    assert int(jax.tree.leaves(fine.state.opt_state)[0]) == 0
+    # Without a step directory (as `flan-jax convert from-hf` writes): step 0, its parameters exactly.
+    checkpoints.save_params(tmp_path / "converted", jax.device_get(source.state.params))
+    converted = _train(tmp_path / "from_converted", 0, model=model, initial_checkpoint_path=str(tmp_path / "converted"))
+    assert converted.start_step == 0 and int(converted.state.step) == 0
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(converted.state.params), jax.device_get(source.state.params))
+    # From MODEL_DIR/checkpoints/2: TRAIN_STEPS = 2 would train nothing, and is refused up front.
+    with pytest.raises(ValueError, match=r"INITIAL_CHECKPOINT_PATH .* is at step 2 and TRAIN_STEPS = 2: .*--gin.TRAIN_STEPS=1002"):
+        _train(tmp_path / "fine", 2, model=model, initial_checkpoint_path=str(tmp_path / "source"))
+    assert not (tmp_path / "fine").exists()
+    starts = []
+
+    def batches(config, converter, start_step, shard_info):
+        starts.append(start_step)
+        return pipeline.train_batches(config, converter, start_step, shard_info)
+
+    fine = _train(tmp_path / "fine", 3, model=model, initial_checkpoint_path=str(tmp_path / "source"), get_batches=batches)
+    assert fine.start_step == 2 and [step for step, _ in fine.history] == [3] and int(fine.state.step) == 3
+    assert starts == [0]  # the fine-tuning data from its first batch, not skipped by the checkpoint's 2 steps
+    # A fresh optimizer: Adafactor's update count is 1 after the one fine-tuning step.
+    assert int(jax.tree.leaves(fine.state.opt_state)[0]) == 1
+    # Resuming in MODEL_DIR skips what this run read (1 batch), whatever the initial checkpoint's step.
+    _train(tmp_path / "fine", 4, model=model, initial_checkpoint_path=str(tmp_path / "source"), get_batches=batches)
+    assert starts == [0, 1]
+
+
+@pytest.mark.parametrize("lengths, problem", [
+    ({"inputs": 0, "targets": 0}, "'inputs' is 0, not a number of tokens >= 1; 'targets' is 0"),
+    ({"inputs": 32, "targets": 0}, "'targets' is 0, not a number of tokens >= 1"),
+    ({"inputs": 64}, "'targets' is missing"),
+])
+def test_lengths_the_model_cannot_use_are_refused_before_anything_is_built(tmp_path, clean_registries, model, lengths, problem):
+    """{"inputs": 0, "targets": 0} used to hang at step 0; {"targets": 0} trained on nothing; no targets
+    ended in seqio's KeyError. Each is refused at once (the guard fails the test if it hangs), naming the
+    binding, and MODEL_DIR is not created."""
+    tiny_setup.register()
+    with _fails_after(seconds=60), pytest.raises(ValueError) as error:
+        _train(tmp_path / "run", 2, model=model, train_dataset=tiny_setup.dataset_config(task_feature_lengths=lengths))
+    assert str(error.value).startswith(f"TASK_FEATURE_LENGTHS = {lengths!r}: {problem}")
+    assert "EncDecFeatureConverter builds the model's features from 'inputs', 'targets'" in str(error.value)
+    assert "--gin.TASK_FEATURE_LENGTHS='{\"inputs\": " in str(error.value)
+    assert not (tmp_path / "run").exists()
+
+
+@contextlib.contextmanager
+def _fails_after(seconds: int):
+    """Fails the test (instead of hanging the suite) when the block runs longer than `seconds`."""
+    def stop(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: hangs instead of refusing the input")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_unwritable_model_dir_fails_before_compiling(tmp_path, clean_registries, model, monkeypatch):
@@ -167,13 +226,14 @@ def test_unwritable_model_dir_fails_before_compiling(tmp_path, clean_registries,
         _train(blocker / "run", 1, model=model)
 
 
-def test_unknown_task_suggests_close_names(tmp_path, clean_registries, model):
+def test_unknown_task_suggests_close_names_and_leaves_no_model_dir(tmp_path, clean_registries, model):
     tiny_setup.register()
     with pytest.raises(ValueError, match="Did you mean: tiny_reverse"):
         trainer.train(
             model=model, partitioner=partitioning.Partitioner(), train_dataset=tiny_setup.dataset_config(mixture_or_task_name="tiny_revers"),
-            learning_rate_schedule=optimizers.constant_schedule(1e-2), train_steps=1, model_dir=str(tmp_path),
+            learning_rate_schedule=optimizers.constant_schedule(1e-2), train_steps=1, model_dir=str(tmp_path / "run"),
         )
+    assert not (tmp_path / "run").exists()
 
 
 def test_batch_size_not_divisible_by_the_mesh_is_rejected_up_front(tmp_path, clean_registries, model):
@@ -214,12 +274,29 @@ def test_evaluate_loss_sums_over_batches(clean_registries, model):
     layout = steps.state_layout(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), partitioner, shapes)
     params = steps.init_state(model, optimizers.adafactor(optimizers.constant_schedule(1e-2)), layout, shapes, jax.random.PRNGKey(0)).params
     config = tiny_setup.dataset_config(split="validation", pack=False, batch_size=16)
-    summary = trainer.evaluate_loss(model, params, config, partitioner, num_batches=2)
-    # An untrained model over 384 ids: cross-entropy near log(384), accuracy near chance.
-    assert abs(summary["cross_entropy"] - np.log(384)) < 1.0
-    assert 0.0 <= summary["accuracy"] < 0.1
-    # 64 validation examples at batch 16: asking for more batches than exist is fine.
-    assert trainer.evaluate_loss(model, params, config, partitioner, num_batches=10)["cross_entropy"] > 0
+
+    # Independently: the same batches built with seqio's converter, scored one by one on one device
+    # by the model's log-likelihood (not the loss function evaluate_loss uses).
+    import seqio
+
+    task = seqio.get_mixture_or_task(tiny_setup.TASK_NAME)
+    dataset = task.get_dataset(tiny_setup.LENGTHS, split="validation", shuffle=False)
+    host_params = jax.device_get(params)
+    per_batch = []
+    for batch in seqio.EncDecFeatureConverter(pack=False)(dataset, tiny_setup.LENGTHS).batch(16).as_numpy_iterator():
+        per_batch.append((-float(np.sum(model.score_batch(host_params, batch))), float(np.sum(batch["decoder_loss_weights"]))))
+    assert len(per_batch) == 4  # 64 validation examples at batch 16
+
+    def expected(n):
+        return sum(nll for nll, _ in per_batch[:n]) / sum(tokens for _, tokens in per_batch[:n])
+
+    two = trainer.evaluate_loss(model, params, config, partitioner, num_batches=2)
+    np.testing.assert_allclose(two["cross_entropy"], expected(2), rtol=1e-5)
+    assert abs(expected(2) - expected(1)) > 1e-4  # two batches, not one counted twice
+    assert 0.0 <= two["accuracy"] < 0.1  # an untrained model over 384 ids
+    # Asking for more batches than exist sums all four.
+    np.testing.assert_allclose(trainer.evaluate_loss(model, params, config, partitioner, num_batches=10)["cross_entropy"],
+                               expected(4), rtol=1e-5)
 
 
 def test_train_step_and_model_import_without_seqio():
