@@ -276,7 +276,7 @@ def leaf_rates(mixture_or_task: str | seqio.Task | seqio.Mixture) -> dict[str, f
 # mixture -> what its registration left out for want of data here. Registering happens at import
 # for every command; the notes are logged, and warned about once when the mixture is used.
 _LEFT_OUT: dict[str, list[str]] = {}
-_WARNED: set[str] = set()
+_WARNED: set[tuple[str, str]] = set()  # (mixture, note)
 
 
 def _note_left_out(mixture: str, message: str) -> None:
@@ -300,11 +300,17 @@ def left_out(name: str) -> list[str]:
 
 def warn_left_out(name: str) -> list[str]:
     """Warns, once per process, what mixture `name` (a command is about to use it) left out; returns the notes."""
-    notes = [n for n in left_out(name) if n not in _WARNED]
+    notes = [n for n in left_out(name) if (name, n) not in _WARNED]
     for note in notes:
         logging.warning("%s", note)
-        _WARNED.add(note)
+        _WARNED.add((name, note))
     return notes
+
+
+def _forget_left_out(mixture: str) -> None:
+    """A mixture registered again (gin rebinds its weights): its notes start over."""
+    _LEFT_OUT.pop(mixture, None)
+    _WARNED.difference_update({key for key in _WARNED if key[0] == mixture})
 
 
 def drop_missing(
@@ -476,7 +482,7 @@ def add_collections_mixture(
     Returns:
       The registered mixture names, the top one last.
     """
-    _LEFT_OUT.pop(name, None)  # registered again (gin rebinds the weights): the notes start over
+    _forget_left_out(name)
     members, reasons = {}, {}
     for collection in weights:
         members[collection], reason = _with_data(name, collection, list(tasks_of(collection)), split, on_missing)

@@ -121,14 +121,19 @@ def test_empty_task_in_mixture_names_both(clean_registries):
         mixing.leaf_rates("mix")
 
 
-def test_drop_missing_warns_once_or_fails(caplog):
+def test_drop_missing_notes_quietly_warns_once_when_used_or_fails(caplog):
+    """Registration (at every command's import) is quiet; a command using the mixture warns, once."""
     weights = {"flan2021": 0.4, "t0": 0.32, "dialog": 0.03}
     available = lambda name: name != "dialog"  # noqa: E731
     with caplog.at_level(logging.WARNING):
-        kept = mixing.drop_missing("flan2022", weights, available)
+        kept = mixing.drop_missing("drop_test_mixture", weights, available)
     assert kept == {"flan2021": 0.4, "t0": 0.32}
-    warnings = [r for r in caplog.records if "leaving out dialog" in r.getMessage()]
-    assert len(warnings) == 1 and "flan2022" in warnings[0].getMessage()
+    assert not [r for r in caplog.records if "leaving out" in r.getMessage()]
+    with caplog.at_level(logging.WARNING):
+        warned = mixing.warn_left_out("drop_test_mixture")
+        assert mixing.warn_left_out("drop_test_mixture") == []
+    assert len(warned) == 1 and "'drop_test_mixture': leaving out dialog" in warned[0]
+    assert [r.getMessage() for r in caplog.records if "leaving out" in r.getMessage()] == warned
     with pytest.raises(mixing.MixtureError, match=r"'flan2022'.*dialog"):
         mixing.drop_missing("flan2022", weights, available, on_missing="error")
 

@@ -128,7 +128,7 @@ def test_show_of_a_task_whose_data_is_not_prepared_says_so(clean_registries, cap
 
     vocabulary = vocabularies.byte_vocabulary()
     seqio.TaskRegistry.add(
-        "unprepared_rte", source=seqio.TfdsDataSource("glue/rte:2.0.0", tfds_data_dir=str(tmp_path)),
+        "unprepared_rte", source=seqio.TfdsDataSource("glue/rte:2.0.0", tfds_data_dir=str(tmp_path), splits=["train"]),
         preprocessors=[seqio.preprocessors.tokenize],
         output_features={k: seqio.Feature(vocabulary) for k in ("inputs", "targets")},
     )
