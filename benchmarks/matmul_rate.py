@@ -99,9 +99,10 @@ def as_bmm(operand, batch: tuple[int, ...], contracting: tuple[int, ...], contra
     shape = tuple(operand.shape)
     free = tuple(d for d in range(len(shape)) if d not in batch + contracting)
     size = lambda dims: math.prod(shape[d] for d in dims)  # noqa: E731
-    order, inner = ((free, contracting) if contracting_last else (contracting, free))
-    permuted = operand.permute(*batch, *order) if hasattr(operand, "permute") else operand.transpose(*batch, *order)
-    return permuted.reshape(size(batch), size(order), size(inner))
+    outer, inner = (free, contracting) if contracting_last else (contracting, free)
+    order = (*batch, *outer, *inner)
+    permuted = operand.permute(*order) if hasattr(operand, "permute") else operand.transpose(order)
+    return permuted.reshape(size(batch), size(outer), size(inner))
 
 
 def torch_seconds(product: Product, repeats: int) -> float:
