@@ -41,6 +41,7 @@ CACHE_DIRS_MACRO = "SEQIO_ADDITIONAL_CACHE_DIRS"
 COMMAND_MACROS = frozenset({
     "MIXTURE_OR_TASK_MODULE", "MIXTURE_OR_TASK_NAME", "USE_CACHED_TASKS", "MODEL_DIR", "EVAL_AFTER_TRAINING",
     "EVAL_DATA_DIRS", "EVAL_SUITE", "EVAL_SPLIT", "CHECKPOINT_PATH", "EVAL_OUTPUT_DIR", CACHE_DIRS_MACRO,
+    "TRAIN_STEPS", "PRETRAIN_CACHE_DIR",  # flan-jax pretrain: its cache key and finished check
 })
 
 # Errors whose message says what to fix: printed without a traceback, exit status 1.
@@ -95,6 +96,12 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
     flags.gin_search_paths = _split(flags.gin_search_paths) + [".", str(REPO_GIN_DIR), str(REPO_GIN_DIR.parent)]
     flags.seqio_additional_cache_dirs = [d for value in flags.seqio_additional_cache_dirs for d in _split(value)]
     return flags
+
+
+def add_binding(flags: argparse.Namespace, binding: str) -> None:
+    """Appends a binding a command sets itself (after the user's), as if passed with --gin_bindings."""
+    flags.gin_bindings = [*flags.gin_bindings, binding]
+    flags.gin_binding_flags = [*flags.gin_binding_flags, f"--gin_bindings={binding!r}"]
 
 
 def _split(value: str) -> list[str]:

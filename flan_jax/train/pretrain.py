@@ -97,7 +97,7 @@ def run(flags: argparse.Namespace) -> pathlib.Path:
         logging.info("Pretrained checkpoint found, nothing to train: %s", done)
         return done
     logging.info("Pretraining into %s", model_dir)
-    flags.gin_bindings = [*flags.gin_bindings, f"MODEL_DIR = {str(model_dir)!r}"]
+    gin_flags.add_binding(flags, f"MODEL_DIR = {str(model_dir)!r}")
     train_main.run(flags)
     done = finished_checkpoint(model_dir, train_steps)
     if done is None:
