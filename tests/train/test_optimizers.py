@@ -58,6 +58,49 @@ def test_adafactor_matches_t5x_rule_for_factored_and_unfactored_params():
             np.testing.assert_allclose(current[name], reference[name][0], rtol=2e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        optimizers.AdafactorConfig(),
+        optimizers.AdafactorConfig(clipping_threshold=None, multiply_by_parameter_scale=False),
+        optimizers.AdafactorConfig(momentum=0.9, factored=False),
+    ],
+    ids=["t5x", "no-clipping-no-param-scale", "momentum-unfactored"],
+)
+def test_adafactor_equals_optax_adafactor(config):
+    """Our transforms (rewritten for XLA:CPU) give optax.adafactor's updates and state, step after step."""
+    rng = np.random.default_rng(2)
+    params = {
+        "wide": rng.normal(size=(128, 384)),  # its column statistic is a mean over the leading axis
+        "tall": rng.normal(size=(384, 128)),
+        "stacked": rng.normal(size=(130, 3, 200)) * 1e-4,  # 3-D, factored over axes 0 and 2; rms < 1e-3
+        "square": rng.normal(size=(128, 128)),  # tied sizes: optax's choice of axes
+        "small": rng.normal(size=(64, 8)),  # too small to factor
+        "scale": rng.normal(size=(16,)),
+    }
+    params = jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
+    schedule = optimizers.rsqrt_schedule(0.1, warmup_steps=2)
+    reference = optax.adafactor(
+        schedule, min_dim_size_to_factor=config.min_dim_size_to_factor, decay_rate=config.decay_rate,
+        multiply_by_parameter_scale=config.multiply_by_parameter_scale, clipping_threshold=config.clipping_threshold,
+        momentum=config.momentum, eps=config.epsilon, factored=config.factored,
+    )
+    ours = optimizers.adafactor(schedule, config)
+    ours_state, reference_state = ours.init(params), reference.init(params)
+    assert jax.tree.structure(ours_state) == jax.tree.structure(reference_state)
+    step = jax.jit(lambda tx, grads, state, p: tx.update(grads, state, p), static_argnums=0)
+    ours_params = reference_params = params
+    for _ in range(4):
+        grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
+        ours_updates, ours_state = step(ours, grads, ours_state, ours_params)
+        reference_updates, reference_state = step(reference, grads, reference_state, reference_params)
+        ours_params = optax.apply_updates(ours_params, ours_updates)
+        reference_params = optax.apply_updates(reference_params, reference_updates)
+        # float32 tolerance on each array's scale (sums taken in another order differ in the last bits).
+        close = lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * float(np.max(np.abs(b))))  # noqa: E731
+        jax.tree.map(close, (ours_updates, ours_state, ours_params), (reference_updates, reference_state, reference_params))
+
+
 def test_adafactor_config_defaults_are_t5x_defaults():
     config = optimizers.AdafactorConfig()
     assert (config.decay_rate, config.clipping_threshold, config.momentum) == (0.8, 1.0, None)
