@@ -285,23 +285,29 @@ class MultiHeadAttention(nn.Module):
         )
         constrain = lambda x: nn.with_logical_constraint(x, ("batch", "length", "heads", "kv"))  # noqa: E731
         query = constrain(projection("query", _query_init(self.head_dim))(inputs_q))
+        # Decoding keeps keys and values heads-major, [batch, heads, length, kv], the layout the
+        # per-step products read: stored as projected ([batch, length, heads, kv]), XLA:CPU
+        # copied every layer's cached keys and values into that layout at every step.
+        keys = "bkhd"
         if decode and self.is_cross_attention:
+            keys = "bhkd"
             key, value = self._cached_cross_key_value(lambda: (
-                constrain(projection("key", _attention_init)(inputs_kv)),
-                constrain(projection("value", _attention_init)(inputs_kv)),
+                _heads_major(constrain(projection("key", _attention_init)(inputs_kv))),
+                _heads_major(constrain(projection("value", _attention_init)(inputs_kv))),
             ))
         else:
             key = constrain(projection("key", _attention_init)(inputs_kv))
             value = constrain(projection("value", _attention_init)(inputs_kv))
             if decode:
-                key, value, mask = self._update_cache(key, value, mask, max_decode_length)
+                keys = "bhkd"
+                key, value, mask = self._update_cache(_heads_major(key), _heads_major(value), mask, max_decode_length)
 
         # Beam search keeps one copy of the encoder keys/values per example, shared by its
         # beams: the beams' single queries then become that example's query positions.
         beams = query.shape[0] // key.shape[0]
         if beams > 1:
             query = query.reshape((key.shape[0], beams * query.shape[1]) + query.shape[2:])
-        logits = jnp.einsum("bqhd,bkhd->bhqk", query, key, preferred_element_type=jnp.float32)
+        logits = jnp.einsum(f"bqhd,{keys}->bhqk", query, key, preferred_element_type=jnp.float32)
         if bias is not None:
             logits = add_shared_bias(logits, bias.astype(jnp.float32))
         if mask is not None:
@@ -311,7 +317,7 @@ class MultiHeadAttention(nn.Module):
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         if not deterministic and self.dropout_rate > 0:
             weights = nn.Dropout(self.dropout_rate)(weights, deterministic=False)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, value, preferred_element_type=jnp.float32).astype(self.dtype)
+        out = jnp.einsum(f"bhqk,{keys}->bqhd", weights, value, preferred_element_type=jnp.float32).astype(self.dtype)
         if beams > 1:
             out = out.reshape((inputs_q.shape[0], inputs_q.shape[1]) + out.shape[2:])
         out = nn.DenseGeneral(
@@ -330,14 +336,14 @@ class MultiHeadAttention(nn.Module):
         return self.get_variable("cache", "cached_key"), self.get_variable("cache", "cached_value")
 
     def _update_cache(self, key, value, mask, max_decode_length):
-        """Writes this step's key/value at the cache index; masks keys beyond it.
+        """Writes this step's key/value ([batch, heads, 1, kv]) at the cache index; masks keys beyond it.
 
         The cache is created (zeros, `max_decode_length` or the input's length) on the first
         `decode=True` call, which does not advance it; later calls take one token each.
         """
         initialized = self.has_variable("cache", "cached_key")
-        batch, length, heads, depth = key.shape
-        shape = (batch, max_decode_length or length, heads, depth)
+        batch, heads, length, depth = key.shape
+        shape = (batch, heads, max_decode_length or length, depth)
         cached_key = self.variable("cache", "cached_key", jnp.zeros, shape, key.dtype)
         cached_value = self.variable("cache", "cached_value", jnp.zeros, shape, value.dtype)
         cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, dtype=jnp.int32))
@@ -346,13 +352,18 @@ class MultiHeadAttention(nn.Module):
         if length != 1:
             raise ValueError(f"decode=True takes one token per call: got keys of shape {key.shape}, cache {shape}")
         index = cache_index.value
-        key = jax.lax.dynamic_update_slice(cached_key.value, key, (0, index, 0, 0))
-        value = jax.lax.dynamic_update_slice(cached_value.value, value, (0, index, 0, 0))
+        key = jax.lax.dynamic_update_slice(cached_key.value, key, (0, 0, index, 0))
+        value = jax.lax.dynamic_update_slice(cached_value.value, value, (0, 0, index, 0))
         cached_key.value, cached_value.value = key, value
         cache_index.value = index + 1
-        seen = (jnp.arange(key.shape[1]) <= index)[None, None, None, :]
+        seen = (jnp.arange(key.shape[2]) <= index)[None, None, None, :]
         mask = seen if mask is None else mask & seen
         return key, value, mask
+
+
+def _heads_major(x: Array) -> Array:
+    """[batch, length, heads, kv] -> [batch, heads, length, kv]: the decode caches' layout."""
+    return jnp.swapaxes(x, 1, 2)
 
 
 class GatedGeluMlp(nn.Module):
