@@ -27,7 +27,7 @@ import jax
 import seqio
 
 from flan_jax.data import mixing, registry, sources
-from flan_jax.eval import batching, benchmarks, held_out_tasks, metrics, report
+from flan_jax.eval import batching, benchmarks, held_out_tasks, length_buckets, metrics, report
 from flan_jax.models import decoding
 
 
@@ -145,13 +145,17 @@ def _progress(total: int, description: str, enabled: bool):
 def _predict_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[int]], shard: batching.ProcessShard,
                    lengths: Mapping[str, int], decode: DecodeOptions, bar) -> list[str]:
     key = jax.random.PRNGKey(decode.seed)
+    # Longest rows first, each batch padded to a bucket just above its longest row (a process
+    # left without rows in the last step pads to that step's bucket, the last one).
+    order, padded = length_buckets.plan([len(e) for e in encoded], shard.local_batch_size * shard.count, lengths["inputs"])
     tokens = shard.map(
         lambda batch, index: steps.predict(params, batch, jax.random.fold_in(key, index)),
-        encoded,
-        lambda chunk, size: batching.unpacked_batch(steps.build, chunk, [[] for _ in chunk], size, lengths),
+        [(encoded[row], length) for row, length in zip(order, padded)],
+        lambda chunk, size: batching.unpacked_batch(steps.build, [ids for ids, _ in chunk], [[] for _ in chunk], size,
+                                                    {**lengths, "inputs": chunk[0][1] if chunk else padded[-1]}),
         bar,
     )
-    return [batching.decode_tokens(model.output_vocabulary, row) for row in tokens]
+    return [batching.decode_tokens(model.output_vocabulary, row) for row in length_buckets.restore(order, tokens)]
 
 
 def predict_texts(
