@@ -1,15 +1,23 @@
-"""Greedy decoding throughput: flan-jax's cached decoder vs Hugging Face `generate` (PyTorch).
+"""Decoding throughput: flan-jax's cached decoder vs Hugging Face `generate` (PyTorch).
 
 Both sides run the SAME random T5 v1.1 network (the Hugging Face weights are converted with
-flan_jax.convert.hf), the same batch of inputs, and generate exactly `--new_tokens` tokens
-(EOS is disabled on our side and held back with min_new_tokens on theirs). Compile time is
-excluded: each side gets warm-up calls, then `--repeats` timed calls; the median is reported.
-PyTorch runs on the GPU when it sees one. Where seqio (which flan_jax.convert imports) is not
-installed, e.g. on a GPU box, our side gets its own random weights: the throughput is the
-same, only the token agreement is not reported. The last line is `RESULT {json}`.
+flan_jax.convert.hf), the same batch of inputs, greedy or beam search (`--method beam`: 4
+beams), and generate exactly `--new_tokens` tokens (EOS is disabled on our side and held back
+with min_new_tokens on theirs, so beams cannot end early and the length penalties of the two
+agree on the ranking). Float32 matrix products match: on a GPU both use TF32 by default (JAX's
+default precision, torch's "high"), `--matmul_precision highest` makes both exact float32.
+Compile time is excluded: each side gets warm-up calls, then the two take turns for
+`--repeats` timed calls each (one of ours, one of theirs, ...), so a load change on a shared
+machine hits both; the median is reported. Each timed call does the same work on both sides:
+from token ids on the device to generated ids on the device, waited for (JAX
+`block_until_ready`, torch `cuda.synchronize` where the peer is on a GPU); the copies to the
+host for the agreement check happen after timing. PyTorch runs on the GPU when it sees one.
+Where seqio (which flan_jax.convert imports) is not installed, e.g. on a GPU box, our side gets
+its own random weights: the throughput is the same, only the token agreement is not
+reported. The last line is `RESULT {json}`.
 
   python benchmarks/decode_throughput.py --size tiny
-  python benchmarks/decode_throughput.py --size small --batch 8 --input_length 64 --new_tokens 32
+  python benchmarks/decode_throughput.py --size small --batch 8 --input_length 64 --new_tokens 32 [--method beam]
 """
 from __future__ import annotations
 
@@ -46,14 +54,17 @@ def _hf_model(size: str):
     return transformers.T5ForConditionalGeneration(config).eval()
 
 
-def _time(fn, repeats: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
+def _time_alternately(runs: dict, repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds of each call, the sides taking turns so that load changes reach both."""
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -82,13 +93,18 @@ def _our_params(hf_model, size: str):
         return config, hf.params_from_hf(hf.read_tensors(tmp), config, scale_decoder_outputs=False), True
 
 
-def run(size: str, batch: int, input_length: int, new_tokens: int, repeats: int) -> dict[str, float]:
+def run(size: str, batch: int, input_length: int, new_tokens: int, repeats: int, method: str = "greedy",
+        num_beams: int = 4, matmul_precision: str = "default") -> dict:
     import torch
 
     from flan_jax.models import model as model_lib
     from flan_jax.models import t5
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # JAX's default float32 matmul precision on GPUs is TF32; "high" is torch's name for it.
+    torch.set_float32_matmul_precision("high" if matmul_precision == "default" else "highest")
+    if matmul_precision == "highest":
+        jax.config.update("jax_default_matmul_precision", "highest")
     hf_model = _hf_model(size)
     config, params, same_weights = _our_params(hf_model, size)
     hf_model = hf_model.to(device)
@@ -99,36 +115,41 @@ def run(size: str, batch: int, input_length: int, new_tokens: int, repeats: int)
 
     rng = np.random.RandomState(0)
     inputs = rng.randint(2, config.vocab_size, (batch, input_length)).astype(np.int32)
-    ours_batch = {"encoder_input_tokens": inputs, "decoder_input_tokens": np.zeros((batch, new_tokens), np.int32)}
-    predict = jax.jit(model.predict_batch)
-    ours_out = None
+    ours_batch = jax.device_put(
+        {"encoder_input_tokens": inputs, "decoder_input_tokens": np.zeros((batch, new_tokens), np.int32)}
+    )
+    beams = num_beams if method == "beam" else 1
+    predict = jax.jit(lambda params, batch: model.predict_batch(
+        params, batch, method="beam_search" if method == "beam" else "greedy", num_beams=num_beams, alpha=0.6))
+    outputs = {}
 
     def ours():
-        nonlocal ours_out
-        ours_out = jax.block_until_ready(predict(params, ours_batch))
+        outputs["ours"] = jax.block_until_ready(predict(params, ours_batch))
 
     input_ids = torch.tensor(inputs, dtype=torch.long, device=device)
     attention_mask = torch.ones_like(input_ids)
-    theirs_out = None
 
     def theirs():
-        nonlocal theirs_out
         with torch.no_grad():
-            theirs_out = hf_model.generate(
+            outputs["theirs"] = hf_model.generate(
                 input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                do_sample=False, num_beams=1, use_cache=True,
+                do_sample=False, num_beams=beams, length_penalty=0.6, use_cache=True,
             )
-            theirs_out = theirs_out.cpu()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
-    ours_times = _time(ours, repeats)
-    theirs_times = _time(theirs, repeats)
+    times = _time_alternately({"ours": ours, "theirs": theirs}, repeats)
     generated = batch * new_tokens
-    ours_tps = generated / statistics.median(ours_times)
-    theirs_tps = generated / statistics.median(theirs_times)
-    theirs_tokens = theirs_out[:, 1:].numpy()  # drop the decoder start token
-    assert ours_out.shape == theirs_tokens.shape == (batch, new_tokens), (ours_out.shape, theirs_tokens.shape)
-    agree = float(np.mean(np.asarray(ours_out) == theirs_tokens)) if same_weights else None
-    return {"ours": ours_tps, "theirs": theirs_tps, "agree": agree, "torch_device": device.type}
+    ours_tps = generated / statistics.median(times["ours"])
+    theirs_tps = generated / statistics.median(times["theirs"])
+    ours_tokens = np.asarray(outputs["ours"])
+    theirs_tokens = outputs["theirs"][:, 1:].cpu().numpy()  # drop the decoder start token
+    assert ours_tokens.shape == theirs_tokens.shape == (batch, new_tokens), (ours_tokens.shape, theirs_tokens.shape)
+    agree = float(np.mean(ours_tokens == theirs_tokens)) if same_weights else None
+    per_call = [o / t for o, t in zip(times["theirs"], times["ours"])]
+    return {"ours": ours_tps, "theirs": theirs_tps, "agree": agree, "torch_device": device.type, "method": method,
+            "beams": beams, "ours_s": times["ours"], "theirs_s": times["theirs"],
+            "ratio_range": [min(per_call), max(per_call)]}
 
 
 def main(argv=None) -> int:
@@ -137,17 +158,25 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--input_length", type=int, default=64)
     parser.add_argument("--new_tokens", type=int, default=32)
+    parser.add_argument("--method", choices=["greedy", "beam"], default="greedy")
+    parser.add_argument("--num_beams", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--matmul_precision", choices=["default", "highest"], default="default",
+                        help="float32 matrix products on GPUs: default = TF32 on both sides, highest = full float32 on both")
     args = parser.parse_args(argv)
-    result = run(args.size, args.batch, args.input_length, args.new_tokens, args.repeats)
+    result = run(args.size, args.batch, args.input_length, args.new_tokens, args.repeats, args.method, args.num_beams,
+                 args.matmul_precision)
+    what = "greedy" if args.method == "greedy" else f"beam search ({args.num_beams} beams)"
     print(f"T5 v1.1 {args.size}: batch {args.batch}, {args.input_length} input tokens, {args.new_tokens} new tokens, "
-          f"greedy, median of {args.repeats} (compile excluded), jax {jax.devices()[0].device_kind} / "
+          f"{what}, median of {args.repeats} alternating calls (compile excluded), jax {jax.devices()[0].device_kind} / "
           f"torch {result['torch_device']}, {os.cpu_count()} cores")
     print(f"{'':<28}{'generated tokens/s':>20}")
     print(f"{'flan-jax (jit, KV cache)':<28}{result['ours']:>20.1f}")
     print(f"{'HF generate (use_cache)':<28}{result['theirs']:>20.1f}")
     agree = "n/a (different weights)" if result["agree"] is None else f"{100 * result['agree']:.1f}%"
-    print(f"ratio flan-jax / HF: {result['ours'] / result['theirs']:.2f}x; same tokens: {agree}")
+    low, high = result["ratio_range"]
+    print(f"ratio flan-jax / HF: {result['ours'] / result['theirs']:.2f}x (per turn {low:.2f}-{high:.2f}x); "
+          f"same tokens: {agree}")
     print("RESULT " + json.dumps(result))
     return 0
 
