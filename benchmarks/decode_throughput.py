@@ -164,6 +164,9 @@ def main(argv=None) -> int:
     parser.add_argument("--matmul_precision", choices=["default", "highest"], default="default",
                         help="float32 matrix products on GPUs: default = TF32 on both sides, highest = full float32 on both")
     args = parser.parse_args(argv)
+    # torch's OpenMP threads sleep rather than spin while they wait: on a shared, loaded machine
+    # spinning threads slowed the peer 2-3x (a tiny train step: 11 s against 4 s at load 18).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     result = run(args.size, args.batch, args.input_length, args.new_tokens, args.repeats, args.method, args.num_beams,
                  args.matmul_precision)
     what = "greedy" if args.method == "greedy" else f"beam search ({args.num_beams} beams)"

@@ -232,6 +232,9 @@ def main(argv=None) -> int:
     from train_throughput import cpu_devices, t5_dims
 
     os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={cpu_devices()}")
+    # torch's OpenMP threads sleep rather than spin while they wait: on a shared, loaded machine
+    # spinning threads slowed the peer 2-3x (a tiny train step: 11 s against 4 s at load 18).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("FLAN_JAX_NIV2_DIR", str(SHARED / "natural-instructions"))
     os.environ.setdefault("FLAN_JAX_COT_DIR", str(SHARED / "flan_v2/flan/v2/cot_data"))

@@ -300,6 +300,9 @@ def main(argv=None) -> int:
     # Host devices must be requested before jax starts; on an accelerator machine this flag
     # only affects the (unused) host platform.
     os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={cpu_devices()}")
+    # torch's OpenMP threads sleep rather than spin while they wait: on a shared, loaded machine
+    # spinning threads slowed the peer 2-3x (a tiny train step: 11 s against 4 s at load 18).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import jax
 
