@@ -221,6 +221,74 @@ def _dense_product_bwd(n, precision, preferred_element_type, residuals, grad):
 _dense_product.defvjp(_dense_product_fwd, _dense_product_bwd)
 
 
+# [batch, heads, m, k] x [batch, heads, k, n] -> [batch, heads, m, n]: the one layout of batched
+# product that XLA:CPU runs without first transposing an operand. The attention products below
+# are written in it, transposing only their [.., kv]-sized operands: in autodiff's (and einsum's)
+# own forms XLA:CPU transposed whole [batch, heads, q, k] tensors, the largest copies of a
+# T5-tiny step on 2048-token rows.
+_HEADS_MATMUL = (((3,), (2,)), ((0, 1), (0, 1)))
+
+
+def _heads_matmul(lhs: Array, rhs: Array, dtype=None) -> Array:
+    return _accumulate_in_float32(lhs, rhs, _HEADS_MATMUL, None, dtype)
+
+
+@jax.custom_vjp
+def attention_logits(query: Array, key: Array) -> Array:
+    """float32 [batch, heads, q, k] = query [batch, q, heads, kv] . key [batch, k, heads, kv]."""
+    return _heads_matmul(jnp.transpose(query, (0, 2, 1, 3)), jnp.transpose(key, (0, 2, 3, 1)), jnp.float32)
+
+
+def _attention_logits_fwd(query, key):
+    return attention_logits(query, key), (query, key)
+
+
+def _attention_logits_bwd(residuals, grad):
+    query, key = residuals
+    grad = grad.astype(query.dtype)
+    d_query = _heads_matmul(grad, jnp.transpose(key, (0, 2, 1, 3)))  # [b, h, q, d]
+    d_key = _heads_matmul(jnp.transpose(query, (0, 2, 3, 1)), grad)  # [b, h, d, k]
+    return jnp.transpose(d_query, (0, 2, 1, 3)), jnp.transpose(d_key, (0, 3, 1, 2))
+
+
+attention_logits.defvjp(_attention_logits_fwd, _attention_logits_bwd)
+
+
+@jax.custom_vjp
+def attention_values(logits: Array, value: Array, keep: Array) -> Array:
+    """float32 [batch, q, heads, kv] = (softmax(logits) * keep) . value, keep being dropout's
+    scaled mask (or 1): softmax, dropout and the value product with one backward.
+
+    The backward is FlashAttention's (Dao et al. 2022): the softmax gradient's row sum
+    sum_k(dweights * weights) is taken as sum_d(dout * out) over the [.., kv]-sized output, so the
+    [batch, heads, q, k] gradient of the weights is one product with an elementwise epilogue
+    (jax.nn.softmax's default rule also kept the unnormalised exponentials and reduced over the
+    product's output).
+    """
+    return _attention_values_fwd(logits, value, keep)[0]
+
+
+def _attention_values_fwd(logits, value, keep):
+    probabilities = jax.nn.softmax(logits, axis=-1)
+    weights = (probabilities * keep).astype(value.dtype)
+    out = _heads_matmul(weights, jnp.transpose(value, (0, 2, 1, 3)), jnp.float32)  # [b, h, q, d]
+    return jnp.transpose(out, (0, 2, 1, 3)), (probabilities, weights, keep, value, out)
+
+
+def _attention_values_bwd(residuals, grad):
+    probabilities, weights, keep, value, out = residuals
+    grad = jnp.transpose(grad, (0, 2, 1, 3))  # [b, h, q, d]
+    row_sums = jnp.sum(grad * out, axis=-1, keepdims=True)
+    grad = grad.astype(value.dtype)
+    d_weights = _heads_matmul(grad, jnp.transpose(value, (0, 2, 3, 1)), jnp.float32)  # [b, h, q, k]
+    d_logits = probabilities * (d_weights * keep - row_sums)
+    d_value = _heads_matmul(jnp.transpose(grad, (0, 1, 3, 2)), weights)  # [b, h, d, k]
+    return d_logits, jnp.transpose(d_value, (0, 3, 1, 2)), jnp.zeros_like(keep)
+
+
+attention_values.defvjp(_attention_values_fwd, _attention_values_bwd)
+
+
 def attention_mask(query_valid: Array, key_valid: Array, query_segments: Optional[Array] = None,
                    key_segments: Optional[Array] = None, causal: bool = False) -> Array:
     """[batch, 1, q_len, k_len] boolean mask: both tokens real, same segment, (key <= query)."""
@@ -262,7 +330,7 @@ class RelativePositionBias(nn.Module):
         buckets = relative_position_bucket(
             key_positions[None, :] - query_positions[:, None], self.bidirectional, self.num_buckets, self.max_distance
         )
-        bias = jnp.take(table, buckets, axis=1)  # [heads, q, k]
+        bias = jnp.take(table, buckets, axis=1, mode="clip")  # [heads, q, k]; buckets are in range: no fill-value select
         return bias[None].astype(self.dtype)
 
 
@@ -307,17 +375,24 @@ class MultiHeadAttention(nn.Module):
         beams = query.shape[0] // key.shape[0]
         if beams > 1:
             query = query.reshape((key.shape[0], beams * query.shape[1]) + query.shape[2:])
-        logits = jnp.einsum(f"bqhd,{keys}->bhqk", query, key, preferred_element_type=jnp.float32)
+        if keys == "bkhd":
+            logits = attention_logits(query, key)
+        else:  # decoding: no gradient
+            logits = jnp.einsum(f"bqhd,{keys}->bhqk", query, key, preferred_element_type=jnp.float32)
         if bias is not None:
             logits = add_shared_bias(logits, bias.astype(jnp.float32))
         if mask is not None:
             # Added, not selected: the same softmax, and XLA:CPU fuses an add into the logits'
             # producers and consumers where a select kept an extra pass (tiny step 119 -> 100 ms).
             logits = logits + jnp.where(mask, 0.0, _MASK_VALUE)
-        weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
-        if not deterministic and self.dropout_rate > 0:
-            weights = nn.Dropout(self.dropout_rate)(weights, deterministic=False)
-        out = jnp.einsum(f"bhqk,{keys}->bqhd", weights, value, preferred_element_type=jnp.float32).astype(self.dtype)
+        keep = jnp.ones((), jnp.float32)
+        if not deterministic and self.dropout_rate > 0:  # dropout's mask, scaled by 1 / (1 - rate)
+            keep = nn.Dropout(self.dropout_rate)(jnp.ones(logits.shape, jnp.float32), deterministic=False)
+        if keys == "bkhd":
+            out = attention_values(logits, value, keep).astype(self.dtype)
+        else:
+            weights = (jax.nn.softmax(logits, axis=-1) * keep).astype(self.dtype)
+            out = jnp.einsum(f"bhqk,{keys}->bqhd", weights, value, preferred_element_type=jnp.float32).astype(self.dtype)
         if beams > 1:
             out = out.reshape((inputs_q.shape[0], inputs_q.shape[1]) + out.shape[2:])
         out = nn.DenseGeneral(

@@ -200,3 +200,29 @@ def test_config_rejects_bad_values():
         t5.T5Config(**{**CONFIG.__dict__, "num_heads": 0})
     with pytest.raises(ValueError, match="dtype"):
         t5.T5Config(**{**CONFIG.__dict__, "dtype": "int8"})
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_attention_products_gradients_match_autodiff(dtype, dropout):
+    """attention_logits / attention_values (products written for XLA:CPU, FlashAttention's
+    softmax backward) against plain einsum + softmax + dropout mask under autodiff."""
+    keys = jax.random.split(jax.random.PRNGKey(0), 5)
+    query, key, value = (jax.random.normal(k, shape).astype(dtype) for k, shape in zip(keys, [(2, 5, 3, 4), (2, 7, 3, 4), (2, 7, 3, 4)]))
+    bias = jnp.where(jax.random.bernoulli(keys[3], 0.8, (2, 1, 5, 7)), 0.0, -1e10)  # some keys masked
+    keep = jax.random.bernoulli(keys[4], 0.9, (2, 3, 5, 7)) / 0.9 if dropout else jnp.ones(())
+    probe = jax.random.normal(keys[4], (2, 5, 3, 4))
+
+    def ours(q, k, v):
+        return jnp.sum(t5.attention_values(t5.attention_logits(q, k) + bias, v, keep) * probe)
+
+    def reference(q, k, v):
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32) + bias
+        weights = (jax.nn.softmax(logits, axis=-1) * keep).astype(dtype)
+        return jnp.sum(jnp.einsum("bhqk,bkhd->bqhd", weights, v, preferred_element_type=jnp.float32) * probe)
+
+    tolerance = 1e-5 if dtype == jnp.float32 else 3e-2
+    np.testing.assert_allclose(ours(query, key, value), reference(query, key, value), rtol=tolerance)
+    for a, b in zip(jax.grad(ours, (0, 1, 2))(query, key, value), jax.grad(reference, (0, 1, 2))(query, key, value)):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=tolerance, atol=tolerance)
