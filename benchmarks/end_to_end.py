@@ -132,33 +132,33 @@ def our_run(dims: dict, batches: list[dict], flags):
     compile_s = time.perf_counter() - start
     expected = [non_pad(b) for b in batches]
 
-    def run(live: bool) -> float:
-        """Seconds for the batches: read live from a fresh stream (its first batch in hand
-        before the clock starts), or from memory (the step alone)."""
+    def run(live: bool) -> tuple[float, float]:
+        """(wall, process CPU) seconds for the batches: read live from a fresh stream (its first
+        batch in hand before the clock starts), or from memory (the step alone)."""
         state = steps.init_state(model, optimizer, layout, shapes, jax.random.PRNGKey(0))
         jax.block_until_ready(state)
         stream = training_stream(flags) if live else iter(batches)
         batch, seen = next(stream), []
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for index in range(len(batches)):
             seen.append(non_pad(batch))
             state, _ = step(state, partitioner.host_local_to_global(batch), rng)
             if index + 1 < len(batches):
                 batch = next(stream)
         jax.block_until_ready(state)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         if live:
             stream.close()
         if seen != expected:
             raise RuntimeError("the training stream gave other batches than on its first pass: not the same examples")
-        return seconds
+        return seconds, cpu
 
     return {SIDES[0]: lambda: run(live=True), IN_MEMORY: lambda: run(live=False)}, compile_s
 
 
 # --------------------------------------------------------------------------- Hugging Face
 def peer_runs(dims: dict, examples: list[tuple[list[int], list[int]]], flags) -> dict:
-    """{side: run -> (seconds, non-pad tokens, computed slots)} for the two Hugging Face ways."""
+    """{side: run -> (seconds, process CPU seconds, non-pad tokens, computed slots)} for the two Hugging Face ways."""
     import torch
     import transformers
     from torch.utils.data import DataLoader, RandomSampler
@@ -207,14 +207,14 @@ def peer_runs(dims: dict, examples: list[tuple[list[int], list[int]]], flags) ->
         def run():
             model, optimizer, scheduler = fresh()
             tokens = slots = 0
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             total = torch.zeros(())
             for inputs in loader(grouped, model):
                 tokens += int(inputs["attention_mask"].sum() + (inputs["labels"] != -100).sum())
                 slots += inputs["input_ids"].numel() + inputs["labels"].numel()
                 total += train_step(model, optimizer, scheduler, inputs)
             total.item()
-            return time.perf_counter() - start, tokens, slots
+            return time.perf_counter() - start, time.process_time() - cpu_start, tokens, slots
 
         return run
 
@@ -265,22 +265,29 @@ def main(argv=None) -> int:
     print(f"flan-jax step compiled in {compile_s:.1f} s", flush=True)
     runs = {**ours, **peer_runs(dims, examples, flags)}
     times = {side: [] for side in runs}
+    # Process CPU time beside wall time: on a shared machine a run's wall time grows with the
+    # load of other processes, its CPU time (all threads of this process) much less.
+    cpu = {side: [] for side in runs}
     slots = {SIDES[0]: our_slots, IN_MEMORY: our_slots}
     for turn in range(flags.repeats):
         for side, run in runs.items():
             if side in (SIDES[0], IN_MEMORY):
-                times[side].append(run())
-                continue
-            seconds, peer_tokens, slots[side] = run()
-            if peer_tokens != tokens:
-                raise RuntimeError(f"{side} saw {peer_tokens} non-pad tokens, flan-jax {tokens}: not the same examples")
+                seconds, cpu_seconds = run()
+            else:
+                seconds, cpu_seconds, peer_tokens, slots[side] = run()
+                if peer_tokens != tokens:
+                    raise RuntimeError(f"{side} saw {peer_tokens} non-pad tokens, flan-jax {tokens}: not the same examples")
             times[side].append(seconds)
-        print(f"turn {turn + 1}: " + ", ".join(f"{side} {times[side][-1]:.1f} s" for side in runs), flush=True)
+            cpu[side].append(cpu_seconds)
+        print(f"turn {turn + 1}: " + ", ".join(f"{side} {times[side][-1]:.1f} s (CPU {cpu[side][-1]:.1f} s)" for side in runs),
+              flush=True)
 
     median = {side: statistics.median(values) for side, values in times.items()}
-    print(f"{'':22s}{'wall s (median)':>16s}{'spread':>16s}{'non-pad tok/s':>15s}{'padding':>9s}{'slots/s':>10s}")
+    median_cpu = {side: statistics.median(values) for side, values in cpu.items()}
+    print(f"{'':22s}{'wall s (median)':>16s}{'spread':>16s}{'CPU s (median)':>15s}{'non-pad tok/s':>15s}{'padding':>9s}"
+          f"{'slots/s':>10s}")
     for side in runs:
-        print(f"{side:22s}{median[side]:16.1f}{min(times[side]):8.1f}-{max(times[side]):<7.1f}"
+        print(f"{side:22s}{median[side]:16.1f}{min(times[side]):8.1f}-{max(times[side]):<7.1f}{median_cpu[side]:15.1f}"
               f"{tokens / median[side]:15.0f}{1 - tokens / slots[side]:9.1%}{slots[side] / median[side]:10.0f}")
     best = min(SIDES[1:], key=median.get)
     ratio = median[best] / median[SIDES[0]]
@@ -290,13 +297,13 @@ def main(argv=None) -> int:
     print(f"ratio flan-jax / {best} (the better HF way): {ratio:.2f}x by wall time for the same {len(examples)} examples "
           f"(per turn {min(times[best][i] / times[SIDES[0]][i] for i in range(flags.repeats)):.2f}-"
           f"{max(times[best][i] / times[SIDES[0]][i] for i in range(flags.repeats)):.2f}x); compile {compile_s:.1f} s "
-          f"not counted")
+          f"not counted; by process CPU time {median_cpu[best] / median_cpu[SIDES[0]]:.2f}x")
     print(f"of which packing {packing:.2f}x ({slots[best]} vs {our_slots} token slots computed) and the step "
           f"{step:.2f}x (token slots per second): packing {share:.0%} of the gain, the step {1 - share:.0%} (log shares)")
     result = {
         "model": flags.model, "examples": len(examples), "lengths": list(flags.lengths), "batch": flags.batch,
         "rows": flags.rows, "devices": flags.devices, "non_pad_tokens": tokens, "compile_s": compile_s,
-        "seconds": times, "slots": slots, "padding": {side: 1 - tokens / slots[side] for side in SIDES},
+        "seconds": times, "cpu_seconds": cpu, "cpu_ratio": median_cpu[best] / median_cpu[SIDES[0]], "slots": slots, "padding": {side: 1 - tokens / slots[side] for side in SIDES},
         "better_hf": best, "ratio": ratio, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "packing_factor": packing, "step_factor": step,
     }
