@@ -163,17 +163,11 @@ def peer_runs(dims: dict, examples: list[tuple[list[int], list[int]]], flags) ->
     import transformers
     from torch.utils.data import DataLoader, RandomSampler
     from transformers.optimization import Adafactor
+    from train_throughput import hf_t5_config
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     torch.set_num_threads(flags.threads)
-    hf_config = transformers.T5Config(
-        vocab_size=dims["vocab_size"], d_model=dims["emb_dim"], d_kv=dims["head_dim"], d_ff=dims["mlp_dim"],
-        num_layers=dims["num_encoder_layers"], num_decoder_layers=dims["num_decoder_layers"],
-        num_heads=dims["num_heads"], relative_attention_num_buckets=dims.get("relative_attention_num_buckets", 32),
-        relative_attention_max_distance=dims.get("relative_attention_max_distance", 128), dropout_rate=0.0,
-        layer_norm_epsilon=dims.get("layer_norm_epsilon", 1e-6), feed_forward_proj="gated-gelu",
-        tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
-    )
+    hf_config = hf_t5_config(dims)
     # ByT5's tokenizer is seqio's byte vocabulary (pad 0, EOS 1, byte b -> b + 3): the collator
     # pads with it; the ids themselves are flan-jax's, so the texts and truncation are the same.
     tokenizer = transformers.ByT5Tokenizer()

@@ -197,6 +197,21 @@ def our_parts(model, optimizer, state, batch) -> dict:
     }
 
 
+def hf_t5_config(dims: dict):
+    """transformers' T5Config with the dimensions of gin/models/t5_1_1/<model>.gin (v1.1: gated
+    GELU, untied logits), no dropout, seqio's ids (pad 0 = decoder start, EOS 1)."""
+    import transformers
+
+    return transformers.T5Config(
+        vocab_size=dims["vocab_size"], d_model=dims["emb_dim"], d_kv=dims["head_dim"], d_ff=dims["mlp_dim"],
+        num_layers=dims["num_encoder_layers"], num_decoder_layers=dims["num_decoder_layers"],
+        num_heads=dims["num_heads"], relative_attention_num_buckets=dims.get("relative_attention_num_buckets", 32),
+        relative_attention_max_distance=dims.get("relative_attention_max_distance", 128), dropout_rate=0.0,
+        layer_norm_epsilon=dims.get("layer_norm_epsilon", 1e-6), feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+    )
+
+
 def peer_step(dims: dict, batch, flags):
     """Run one step of transformers' T5ForConditionalGeneration (eager PyTorch) and wait."""
     import contextlib
@@ -211,14 +226,7 @@ def peer_step(dims: dict, batch, flags):
     # JAX's default float32 matmul precision on GPUs is TF32; "high" is torch's name for it.
     torch.set_float32_matmul_precision("high" if flags.matmul_precision == "default" else "highest")
     torch.manual_seed(0)
-    hf_config = transformers.T5Config(
-        vocab_size=dims["vocab_size"], d_model=dims["emb_dim"], d_kv=dims["head_dim"], d_ff=dims["mlp_dim"],
-        num_layers=dims["num_encoder_layers"], num_decoder_layers=dims["num_decoder_layers"],
-        num_heads=dims["num_heads"], relative_attention_num_buckets=dims.get("relative_attention_num_buckets", 32),
-        relative_attention_max_distance=dims.get("relative_attention_max_distance", 128), dropout_rate=0.0,
-        layer_norm_epsilon=dims.get("layer_norm_epsilon", 1e-6), feed_forward_proj="gated-gelu",
-        tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0,
-    )
+    hf_config = hf_t5_config(dims)
     model = transformers.T5ForConditionalGeneration(hf_config).to(device).train()
     optimizer = Adafactor(model.parameters(), lr=1e-3, scale_parameter=True, relative_step=False, warmup_init=False)
     tensor = lambda key: torch.from_numpy(batch[key]).long().to(device)  # noqa: E731
