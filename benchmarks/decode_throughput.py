@@ -27,11 +27,11 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import types
 
 import jax
 import numpy as np
+from train_throughput import time_alternately  # benchmarks/: the sides taking turns, wall and CPU time
 
 # (d_model, encoder layers, decoder layers, heads, d_kv, d_ff, vocab): gin/models/t5_1_1/{tiny,small}.gin
 SIZES = {
@@ -52,22 +52,6 @@ def _hf_model(size: str):
         decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
     )
     return transformers.T5ForConditionalGeneration(config).eval()
-
-
-def _time_alternately(runs: dict, repeats: int, warmup: int = 2) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """(wall, process CPU) seconds of each call, the sides taking turns so that load changes
-    reach both; CPU time (all threads of this process) moves much less with others' load."""
-    for run in runs.values():
-        for _ in range(warmup):
-            run()
-    times, cpu = {name: [] for name in runs}, {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start, cpu_start = time.perf_counter(), time.process_time()
-            run()
-            times[name].append(time.perf_counter() - start)
-            cpu[name].append(time.process_time() - cpu_start)
-    return times, cpu
 
 
 def _our_params(hf_model, size: str):
@@ -140,7 +124,7 @@ def run(size: str, batch: int, input_length: int, new_tokens: int, repeats: int,
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    times, cpu = _time_alternately({"ours": ours, "theirs": theirs}, repeats)
+    times, cpu = time_alternately({"ours": ours, "theirs": theirs}, repeats, warmup=2)
     generated = batch * new_tokens
     ours_tps = generated / statistics.median(times["ours"])
     theirs_tps = generated / statistics.median(times["theirs"])

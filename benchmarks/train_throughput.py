@@ -269,18 +269,21 @@ def peer_step(dims: dict, batch, flags):
     return run, device, (parts if flags.breakdown else {})
 
 
-def time_alternately(runs: dict, steps: int, warmup: int) -> dict[str, list[float]]:
-    """Seconds of each step, the sides taking turns so that load changes reach all of them."""
+def time_alternately(runs: dict, steps: int, warmup: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """(wall, process CPU) seconds of each call, the sides taking turns so that load changes
+    reach all of them. CPU time (all threads of this process) moves much less than wall time
+    with the load of other processes on a shared machine."""
     for run in runs.values():
         for _ in range(warmup):
             run()
-    times = {name: [] for name in runs}
+    times, cpu = {name: [] for name in runs}, {name: [] for name in runs}
     for _ in range(steps):
         for name, run in runs.items():
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             run()
             times[name].append(time.perf_counter() - start)
-    return times
+            cpu[name].append(time.process_time() - cpu_start)
+    return times, cpu
 
 
 def print_breakdown(ours: dict, peer: dict, flags) -> dict:
@@ -288,7 +291,7 @@ def print_breakdown(ours: dict, peer: dict, flags) -> dict:
     table = {}
     for piece in ours or peer:
         runs = {side: pieces[piece] for side, pieces in (("ours", ours), ("peer", peer)) if pieces}
-        times = time_alternately(runs, flags.steps, flags.warmup)
+        times, _ = time_alternately(runs, flags.steps, flags.warmup)
         table[piece] = {side: statistics.median(values) * 1e3 for side, values in times.items()}
         cells = "  ".join(f"{side} {ms:8.1f} ms" for side, ms in table[piece].items())
         print(f"  {piece:20s} {cells}")
@@ -334,7 +337,7 @@ def main(argv=None) -> int:
         result["gflop_per_step"] = gflop = compiled_gflop(compiled, flags.devices)
     if flags.side in ("both", "peer"):
         runs["peer"], peer_device, peer_pieces = peer_step(dims, batch, flags)
-    times = time_alternately(runs, flags.steps, flags.warmup)
+    times, cpu = time_alternately(runs, flags.steps, flags.warmup)
     seconds = {name: statistics.median(values) for name, values in times.items()}
     if "ours" in seconds:
         result.update(ours_tokens_per_s=tokens / seconds["ours"], ours_ms=seconds["ours"] * 1e3, devices=flags.devices,
@@ -351,7 +354,10 @@ def main(argv=None) -> int:
     if len(seconds) == 2:
         result["ratio"] = seconds["peer"] / seconds["ours"]
         per_step = [p / o for o, p in zip(times["ours"], times["peer"])]
-        print(f"ratio flan-jax / HF: {result['ratio']:.2f}x (median steps; per-step pairs {min(per_step):.2f}-{max(per_step):.2f}x)")
+        result["cpu_ratio"] = statistics.median(cpu["peer"]) / statistics.median(cpu["ours"])
+        print(f"ratio flan-jax / HF: {result['ratio']:.2f}x (median steps; per-step pairs {min(per_step):.2f}-{max(per_step):.2f}x); "
+              f"by process CPU time per step {result['cpu_ratio']:.2f}x ({statistics.median(cpu['ours']) * 1e3:.0f} vs "
+              f"{statistics.median(cpu['peer']) * 1e3:.0f} ms)")
     if flags.breakdown:
         result["breakdown_ms"] = print_breakdown(
             our_pieces if "ours" in runs else {}, peer_pieces if "peer" in runs else {}, flags
