@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         tasks = [t.name for t in seqio.get_mixture_or_task(benchmark).tasks]
         for name in tasks:
             info = held_out_tasks.benchmark_of(name)
-            counts[name] = len(benchmarks.examples(benchmark, info.subtask, info.directory))
+            counts[name] = len(benchmarks.examples(benchmark, info.subtask, info.data_dir))
         step = len(tasks) / flags.subtasks
         sample[benchmark] = [tasks[int(i * step)] for i in range(min(flags.subtasks, len(tasks)))]
     total = sum(counts.values())
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     print(f"{'benchmark':12s}{'prompts':>9s}" + "".join(f"{way + ' s/prompt':>22s}{'extrapolated h':>16s}" for way in ways))
     estimate = {way: {} for way in ways}
     for benchmark, names in sample.items():
-        prompts = sum(counts[n] for n in counts if held_out_tasks.benchmark_of(n).benchmark == benchmark)
+        prompts = sum(counts[n] for n in counts if held_out_tasks.benchmark_of(n).family == benchmark)
         cells = ""
         for way in ways:
             per_prompt = sum(seconds[way][n][0] for n in names) / sum(seconds[way][n][1] for n in names)
