@@ -65,4 +65,4 @@ def test_two_processes_match_one_process(tmp_path):
     assert [p["index"] for p in one_eval] == list(range(21))
     for process in range(2):
         assert json.loads((tmp_path / f"two.json.eval.{process}.json").read_text())["predictions"] == one_eval
-    assert (tmp_path / "two" / "eval" / "results.json").is_file()
+    assert (tmp_path / "two" / "eval" / "3" / "results.json").is_file()  # results per step, outside checkpoints
