@@ -5,16 +5,21 @@ checkpoint (t5x writes `MODEL_DIR/checkpoint_<step>/` in its own format instead;
 checkpoint path is taken, a MODEL_DIR, its `checkpoints/` or one step directory will do). Orbax writes a step into a temporary directory and renames it when complete, so a
 crash mid-save never leaves a checkpoint that looks finished. Restoring takes abstract arrays
 (`jax.ShapeDtypeStruct` with a sharding), so a checkpoint written on one mesh loads directly
-onto another. The data position is the step: the input pipeline skips `step` batches.
+onto another. A resume restores the newest step that reads back whole, moving unreadable newer
+ones aside (`CheckpointManager.restore_newest_good`). The data position is the step: the input
+pipeline skips `step` batches.
 """
 import dataclasses
 import logging
 import os
+import time
 from typing import Any, Mapping
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
+from jax.experimental import multihost_utils
 
 from flan_jax.train import partitioning, steps
 
@@ -85,11 +90,85 @@ class CheckpointManager:
         restored = self._manager.restore(step, args=args)
         return {name: restored[name] for name in abstract_items}
 
+    def restore_newest_good(self, abstract_items: Mapping[str, PyTree]) -> tuple[int | None, dict[str, PyTree] | None]:
+        """Restores the newest step that reads back whole; (None, None) when there is no checkpoint.
+
+        A newer step that fails to read (a file truncated or missing, ...) is moved aside to
+        `<step>.unreadable-<time>`, never deleted, with a warning naming the step and the error,
+        and the next older step is tried. With several processes a step counts as good only if
+        every process read its shards of it.
+
+        Raises:
+          UnreadableCheckpointError: no step reads back (nothing is moved: training must not
+            silently start again from scratch).
+        """
+        failures = {}
+        for step in reversed(self.all_steps()):
+            try:
+                items = self._read(step, abstract_items)
+            except Exception as error:  # tensorstore raises bare Exception: any failure to read counts
+                items, failures[step] = None, _describe(error)
+            if _on_every_process(items is not None):
+                self._move_aside(failures)
+                return step, items
+            failures.setdefault(step, "another process could not read its part")
+        if failures:
+            listed = "; ".join(f"step {step}: {problem}" for step, problem in failures.items())
+            raise UnreadableCheckpointError(
+                f"No checkpoint in {self.directory} can be restored ({listed}). Nothing was moved: repair them, "
+                "or move them away (or set another MODEL_DIR) to train from the start."
+            )
+        return None, None
+
+    def _read(self, step: int, abstract_items: Mapping[str, PyTree]) -> dict[str, PyTree]:
+        # The item handler, not `ocp.CheckpointManager.restore`: the manager ends a restore with a
+        # barrier that a process whose read failed would never reach.
+        handler = ocp.StandardCheckpointHandler()
+        try:
+            return {
+                name: handler.restore(self.directory / str(step) / name, args=ocp.args.StandardRestore(tree))
+                for name, tree in abstract_items.items()
+            }
+        finally:
+            handler.close()
+
+    def _move_aside(self, failures: Mapping[int, str]) -> None:
+        """Renames each unreadable step so neither orbax nor the next run takes it for a checkpoint."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for step, problem in failures.items():
+            target = self.directory / f"{step}.unreadable-{stamp}"
+            if jax.process_index() == 0:
+                (self.directory / str(step)).rename(target)
+            logging.warning("Checkpoint step %d in %s cannot be restored (%s); moved it to %s and restored an older step.",
+                            step, self.directory, problem, target)
+        if failures:
+            _on_every_process(True)  # wait for the renames before anyone lists the steps again
+            self._manager.reload()
+
     def wait_until_finished(self) -> None:
         self._manager.wait_until_finished()
 
     def close(self) -> None:
         self._manager.close()
+
+
+class UnreadableCheckpointError(ValueError):
+    """MODEL_DIR holds checkpoints, but none of them can be restored."""
+
+
+def _describe(error: BaseException) -> str:
+    """The innermost cause of a failed read, on one line (tensorstore's names the file and what is wrong)."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def _on_every_process(ok: bool) -> bool:
+    """`ok` and-ed over the processes (one small allgather with several, nothing with one)."""
+    if jax.process_count() == 1:
+        return ok
+    return bool(np.all(multihost_utils.process_allgather(np.asarray(ok))))
 
 
 def checkpoint_directory(model_dir: str | os.PathLike) -> epath.Path:

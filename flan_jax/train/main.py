@@ -43,6 +43,9 @@ def run(flags: argparse.Namespace) -> None:
         # gin records `train`'s own bindings only once it returns: rewrite the file written at the
         # start of training so it holds the complete operative config.
         (model_dir / "config.gin").write_text(gin.operative_config_str())
+    if result.preempted:
+        report_preemption(int(result.state.step))
+        return
     if jax.process_index() == 0 and result.last_metrics:
         first, last = result.first_metrics, result.last_metrics
         resumed = f", resumed from step {result.start_step}" if result.start_step else ""
@@ -54,6 +57,19 @@ def run(flags: argparse.Namespace) -> None:
         print(f"MODEL_DIR {model_dir}: checkpoints/, config.gin, TensorBoard events" + (f"; log {log_file}" if log_file else ""))
     if gin_flags.macro("EVAL_AFTER_TRAINING", False):
         evaluate_after_training(show_progress=not flags.no_progress)
+
+
+def report_preemption(step: int) -> None:
+    """After SIGTERM: says where the step was saved (exit status 0: the scheduler may simply rerun)."""
+    import jax
+
+    from flan_jax.train import checkpoints
+
+    if jax.process_index() == 0:
+        model_dir = str(gin_flags.macro("MODEL_DIR"))
+        saved = checkpoints.checkpoint_directory(model_dir if "://" in model_dir else pathlib.Path(model_dir).absolute()) / str(step)
+        print(f"Preempted (SIGTERM): saved the checkpoint of step {step} in {saved}; "
+              "rerun the same command to resume from it.")
 
 
 def check_cached(mixture_or_task_name) -> None:

@@ -23,7 +23,7 @@ from clu import metric_writers
 from etils import epath
 
 from flan_jax.data import features, mixing, pipeline, registry
-from flan_jax.train import checkpoints, optimizers, partitioning, steps
+from flan_jax.train import checkpoints, optimizers, partitioning, preemption, steps
 
 PyTree = Any
 Batch = Mapping[str, jax.Array]
@@ -131,16 +131,15 @@ def restore_or_init_state(
     manager: checkpoints.CheckpointManager,
     initial_checkpoint_path: str | None = None,
 ) -> steps.TrainState:
-    """Resume from MODEL_DIR's latest checkpoint, else start from INITIAL_CHECKPOINT_PATH's
+    """Resume from MODEL_DIR's newest readable checkpoint, else start from INITIAL_CHECKPOINT_PATH's
     parameters (at its step, as t5x does, with a fresh optimizer), else from a random
     initialisation at step 0."""
-    latest = manager.latest_step()
     abstract = jax.tree.map(
         lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), layout.abstract_state, layout.shardings
     )
+    latest, items = manager.restore_newest_good({checkpoints.PARAMS_ITEM: abstract.params, checkpoints.OPT_STATE_ITEM: abstract.opt_state})
     if latest is not None:
-        logging.info("Resuming from the checkpoint at step %d in %s", latest, manager.directory)
-        items = manager.restore(latest, {checkpoints.PARAMS_ITEM: abstract.params, checkpoints.OPT_STATE_ITEM: abstract.opt_state})
+        logging.info("Resumed from the checkpoint at step %d in %s", latest, manager.directory)
         step = jax.device_put(jnp.asarray(latest, jnp.int32), layout.shardings.step)
         return steps.TrainState(step=step, params=items[checkpoints.PARAMS_ITEM], opt_state=items[checkpoints.OPT_STATE_ITEM])
     state = steps.init_state(model, optimizer, layout, input_shapes, rng)
@@ -218,6 +217,7 @@ class TrainResult:
 
     Attributes:
       history: (step, metrics) of every metrics write, in order.
+      preempted: SIGTERM stopped the run before `train_steps`; its last step is saved.
     """
 
     state: steps.TrainState
@@ -225,6 +225,7 @@ class TrainResult:
     last_metrics: dict[str, float]
     start_step: int
     history: list[tuple[int, dict[str, float]]]
+    preempted: bool = False
 
 
 def train(
@@ -275,7 +276,8 @@ def train(
       show_progress: draw a tqdm progress bar.
 
     Returns:
-      The final state and the first and last logged metrics.
+      The final state and the first and last logged metrics. After SIGTERM every process stops at
+      the same step, saves it and returns early with `preempted=True` (see `preemption`).
 
     Raises:
       PermissionError: MODEL_DIR is not writable.
@@ -326,6 +328,8 @@ def train(
     history = []
     window_start = time.perf_counter()
     progress = _progress_bar(start_step, train_steps, show_progress and is_chief)
+    watch = preemption.PreemptionWatch()
+    preempted = False
 
     def flush(step: int) -> None:
         nonlocal first, last, window_start
@@ -358,11 +362,15 @@ def train(
             state, metrics = step_fn(state, batch, dropout_rng)
             buffer.add(step, metrics, input_tokens * jax.process_count())
             progress.update(1)
-            saving_now = step % checkpoint_config.period == 0 or step == train_steps
+            preempted = watch.reached(step) and step < train_steps
+            saving_now = preempted or step % checkpoint_config.period == 0 or step == train_steps
             if step % log_period == 0 or saving_now or step == start_step + 1:
                 flush(step)  # raises before a non-finite state can be saved
             if saving_now:
-                manager.save(step, _items(state), force=step == train_steps)
+                manager.save(step, _items(state), force=preempted or step == train_steps)
+            if preempted:
+                logging.warning("Preempted: stopping at step %d, saved in %s.", step, manager.directory)
+                break
             if eval_dataset is not None and step % eval_period == 0:
                 evaluate_loss(model, state.params, eval_dataset, partitioner, eval_steps, writer, step)
         flush(train_steps)
@@ -375,11 +383,12 @@ def train(
         )
         raise TrainingDivergedError(f"{error} {kept}") from None
     finally:
+        watch.close()
         progress.close()
         manager.wait_until_finished()
         manager.close()
         writer.flush()
-    return TrainResult(state=state, first_metrics=first, last_metrics=last, start_step=start_step, history=history)
+    return TrainResult(state=state, first_metrics=first, last_metrics=last, start_step=start_step, history=history, preempted=preempted)
 
 
 def evaluate_loss(

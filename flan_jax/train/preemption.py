@@ -1,0 +1,68 @@
+"""Stopping at an agreed step when the machine is about to go away.
+
+A TPU VM or a SLURM job gets SIGTERM some seconds before it is preempted. The loop asks
+`PreemptionWatch.reached(step)` after every step; once it says True, every process saves a
+checkpoint at that same step and returns, and the rerun resumes there.
+
+- One process: a SIGTERM handler sets a flag that `reached` reads. No host sync.
+- Several processes (`jax.distributed`): JAX's preemption service, which `jax.distributed.initialize`
+  starts and which catches SIGTERM itself. When any process gets the signal, the service agrees in
+  the background on the first step every process can still reach;
+  `multihost_utils.reached_preemption_sync_point` is True at that step on every process (t5x and
+  orbax's `CheckpointManager.reached_preemption` use the same call). Each call only reads local
+  state, so asking every step costs no collective.
+"""
+import logging
+import signal
+import threading
+from types import FrameType
+
+import jax
+from jax.experimental import multihost_utils
+
+
+class PreemptionWatch:
+    """Whether every process should stop at this step because SIGTERM arrived (see the module docstring).
+
+    Use as a context manager, or call `close()`: it restores the SIGTERM handler it replaced.
+    """
+
+    def __init__(self):
+        self._signalled = False
+        self._previous_handler = None
+        self._multiprocess = jax.process_count() > 1
+        if self._multiprocess:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            # Python delivers signals to the main thread only; a loop run elsewhere (a notebook
+            # worker, a test thread) keeps the default SIGTERM behaviour.
+            logging.warning("Training outside the main thread: SIGTERM will stop it without a checkpoint.")
+            return
+        self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        logging.warning("SIGTERM received: saving a checkpoint after the current step, then stopping.")
+        self._signalled = True
+
+    def reached(self, step: int) -> bool:
+        """True at the step where this process (and every other) saves and stops. Call it every step."""
+        if not self._multiprocess:
+            return self._signalled
+        try:
+            return multihost_utils.reached_preemption_sync_point(step)
+        except RuntimeError as error:  # jax_enable_preemption_service was turned off
+            logging.warning("SIGTERM will stop training without a checkpoint: %s", error)
+            self._multiprocess = False  # warn once; the flag stays False
+            return False
+
+    def close(self) -> None:
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+            self._previous_handler = None
+
+    def __enter__(self) -> "PreemptionWatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
