@@ -1,8 +1,11 @@
-"""`flan-jax convert from-hf | to-hf`: Hugging Face checkpoints <-> orbax parameter checkpoints.
+"""`flan-jax convert from-hf | to-hf | from-t5x`: Hugging Face and t5x checkpoints <-> orbax parameter checkpoints.
 
   flan-jax convert from-hf google/flan-t5-small-dir --output ckpts/flan_t5_small
       writes ckpts/flan_t5_small/params (orbax; use it as INITIAL_CHECKPOINT_PATH) and prints the
       `network.T5Config` gin bindings that match it.
+  flan-jax convert from-t5x gs://t5-data/pretrained_models/t5x/flan_t5_small/checkpoint_1198000 --output ckpts/flan_t5_small
+      the same from a t5x checkpoint directory (msgpack `checkpoint` + zarr arrays); the
+      optimizer state is left out.
   flan-jax convert to-hf runs/my_run/checkpoints/2000 --output hf_out [--spm spiece.model]
       writes config.json + model.safetensors that `T5ForConditionalGeneration.from_pretrained`
       loads; the network sizes are read from the parameter shapes.
@@ -16,7 +19,7 @@ from typing import Sequence
 
 import orbax.checkpoint as ocp
 
-from flan_jax.convert import hf
+from flan_jax.convert import hf, t5x
 from flan_jax.models import t5
 from flan_jax.train import checkpoints
 
@@ -31,6 +34,16 @@ def from_hf_command(model_dir: str, output: str, dtype: str = "float32") -> t5.T
     model, params = hf.from_hf(model_dir, dtype=dtype)
     checkpoints.save_params(os.path.abspath(output), params)
     return model.module.config
+
+
+def from_t5x_command(directory: str, output: str, *, dtype: str = "float32", relative_attention_max_distance: int = 128,
+                     layer_norm_epsilon: float = 1e-6) -> tuple[t5.T5Config, int | None]:
+    """Converts the t5x checkpoint `directory` into an orbax checkpoint at `output/params`; returns (config, t5x step)."""
+    config, params, step = t5x.from_t5x(
+        directory, relative_attention_max_distance=relative_attention_max_distance, layer_norm_epsilon=layer_norm_epsilon, dtype=dtype
+    )
+    checkpoints.save_params(os.path.abspath(output), params)
+    return config, step
 
 
 def to_hf_command(checkpoint: str, output: str, *, spm: str | None = None,
@@ -53,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     from_hf.add_argument("model_dir", help="holds config.json, model.safetensors (or shards), maybe spiece.model")
     from_hf.add_argument("--output", required=True, help="checkpoint directory to create (params go to OUTPUT/params)")
     from_hf.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="activation dtype in the printed bindings")
+    from_t5x = commands.add_parser("from-t5x", help="t5x checkpoint directory -> orbax params checkpoint")
+    from_t5x.add_argument("directory", help="a t5x checkpoint_<step> directory (local or gs://) holding the msgpack 'checkpoint' file")
+    from_t5x.add_argument("--output", required=True, help="checkpoint directory to create (params go to OUTPUT/params)")
+    from_t5x.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="activation dtype in the printed bindings")
+    from_t5x.add_argument("--relative_attention_max_distance", type=int, default=128, help="not recorded in t5x checkpoints")
+    from_t5x.add_argument("--layer_norm_epsilon", type=float, default=1e-6, help="not recorded in t5x checkpoints")
     to_hf = commands.add_parser("to-hf", help="orbax params checkpoint -> Hugging Face directory")
     to_hf.add_argument("checkpoint", help="a step directory, a checkpoints directory or a MODEL_DIR")
     to_hf.add_argument("--output", required=True, help="directory for config.json and model.safetensors")
@@ -67,6 +86,13 @@ def main(argv: Sequence[str]) -> int:
     if args.command == "from-hf":
         config = from_hf_command(args.model_dir, args.output, args.dtype)
         print(f"wrote {os.path.join(args.output, checkpoints.PARAMS_ITEM)}; gin bindings for this network:")
+        print(gin_bindings(config))
+    elif args.command == "from-t5x":
+        config, step = from_t5x_command(
+            args.directory, args.output, dtype=args.dtype,
+            relative_attention_max_distance=args.relative_attention_max_distance, layer_norm_epsilon=args.layer_norm_epsilon,
+        )
+        print(f"wrote {os.path.join(args.output, checkpoints.PARAMS_ITEM)} (t5x step {step}); gin bindings for this network:")
         print(gin_bindings(config))
     else:
         config = to_hf_command(
