@@ -21,11 +21,11 @@
 # tpu-ubuntu2204-base), SPOT=1 or PREEMPTIBLE=1, REPO_URL (clone it on every worker; default: copy
 # this checkout's committed HEAD with `git archive`).
 #
-# MODEL_DIR must be a path every worker can write: a gs:// bucket in the slice's region. TFDS data
-# must be prepared there too (`tfds build ... --data_dir=gs://my-bucket/tfds`, then
-# TFDS_DATA_DIR=gs://my-bucket/tfds in the environment `run` passes on). A spot slice that was
-# preempted gets SIGTERM first: training saves a checkpoint and exits 0; `setup` then `run` again
-# (same MODEL_DIR) resumes from it.
+# MODEL_DIR must be a path every worker can write: a gs:// bucket in the slice's region. The TFDS
+# datasets the mixture reads must be prepared in a bucket too (`tfds build NAME
+# --data_dir=gs://my-bucket/tfds`); set TFDS_DATA_DIR=gs://my-bucket/tfds here and `run` passes it
+# to every worker. A spot slice about to be preempted gets SIGTERM: training saves a checkpoint
+# and exits 0; `setup` then `run` again (same MODEL_DIR) resumes from it.
 set -euo pipefail
 
 dry_run=0
@@ -87,10 +87,12 @@ run() {
   local quoted
   quoted=$(printf '%q ' "${args[@]}")
   local flan_jax="${PYTHON} -m flan_jax.cli ${COMMAND} --distributed --no_progress ${quoted}"
+  local env="TF_CPP_MIN_LOG_LEVEL=2"
+  if [[ -n "${TFDS_DATA_DIR:-}" ]]; then env+=" TFDS_DATA_DIR=${TFDS_DATA_DIR}"; fi
   if [[ "${DETACH:-0}" == 1 ]]; then
-    on_all_workers "cd ${REPO_DIR} && TF_CPP_MIN_LOG_LEVEL=2 nohup ${flan_jax}> ${LOG_FILE} 2>&1 &"
+    on_all_workers "cd ${REPO_DIR} && ${env} nohup ${flan_jax}> ${LOG_FILE} 2>&1 &"
   else
-    on_all_workers "set -o pipefail; cd ${REPO_DIR} && TF_CPP_MIN_LOG_LEVEL=2 ${flan_jax}2>&1 | tee ${LOG_FILE}"
+    on_all_workers "set -o pipefail; cd ${REPO_DIR} && ${env} ${flan_jax}2>&1 | tee ${LOG_FILE}"
   fi
 }
 

@@ -11,7 +11,7 @@ GCLOUD = "gcloud compute tpus tpu-vm"
 
 
 def _tpu_vm(*args, env=None, check=True):
-    clean = {k: v for k, v in os.environ.items() if k not in ("COMMAND", "PROJECT", "REPO_URL", "SPOT", "PREEMPTIBLE", "DETACH")}
+    clean = {k: v for k, v in os.environ.items() if k not in ("COMMAND", "PROJECT", "REPO_URL", "SPOT", "PREEMPTIBLE", "DETACH", "TFDS_DATA_DIR")}
     done = subprocess.run(["bash", str(LAUNCH / "tpu_vm.sh"), *args], env={**clean, **TPU, **(env or {})},
                           capture_output=True, text=True, timeout=60)
     if check:
@@ -80,8 +80,8 @@ def test_run_logs_and_delete():
     ]
     # Without a subcommand the arguments go to `run` (the script's older usage).
     assert _printed(_tpu_vm("--dry_run", "--gin_file=runs/finetune.gin", "--gin.MODEL_DIR='gs://b/run x'")) == run
-    detached = _printed(_tpu_vm("run", "--dry_run", "--gin_file=a.gin", env={"DETACH": "1", "COMMAND": "eval"}))
-    assert detached[0].endswith("TF_CPP_MIN_LOG_LEVEL=2 nohup python3 -m flan_jax.cli eval --distributed --no_progress --gin_file=a.gin > ~/flan-jax.log 2>&1 &")
+    detached = _printed(_tpu_vm("run", "--dry_run", "--gin_file=a.gin", env={"DETACH": "1", "COMMAND": "eval", "TFDS_DATA_DIR": "gs://b/tfds"}))
+    assert detached[0].endswith("TF_CPP_MIN_LOG_LEVEL=2 TFDS_DATA_DIR=gs://b/tfds nohup python3 -m flan_jax.cli eval --distributed --no_progress --gin_file=a.gin > ~/flan-jax.log 2>&1 &")
     assert _printed(_tpu_vm("logs", "--dry_run", env={"WORKER": "all"})) == [
         f"{GCLOUD} ssh flan-v4-32 --zone=us-central2-b --worker=all --command=tail -n 200 -f ~/flan-jax.log"
     ]

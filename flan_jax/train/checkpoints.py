@@ -84,11 +84,16 @@ class CheckpointManager:
 
     def restore(self, step: int, abstract_items: Mapping[str, PyTree]) -> dict[str, PyTree]:
         """Restores the named items at `step` onto the shardings in `abstract_items`."""
-        args = ocp.args.Composite(
-            **{name: ocp.args.StandardRestore(tree) for name, tree in abstract_items.items()}
-        )
-        restored = self._manager.restore(step, args=args)
-        return {name: restored[name] for name in abstract_items}
+        # Each item's handler, not `ocp.CheckpointManager.restore`: the manager ends a restore with a
+        # barrier that a process whose read failed would never reach (see `restore_newest_good`).
+        handler = ocp.StandardCheckpointHandler()
+        try:
+            return {
+                name: handler.restore(self.directory / str(step) / name, args=ocp.args.StandardRestore(tree))
+                for name, tree in abstract_items.items()
+            }
+        finally:
+            handler.close()
 
     def restore_newest_good(self, abstract_items: Mapping[str, PyTree]) -> tuple[int | None, dict[str, PyTree] | None]:
         """Restores the newest step that reads back whole; (None, None) when there is no checkpoint.
@@ -105,7 +110,7 @@ class CheckpointManager:
         failures = {}
         for step in reversed(self.all_steps()):
             try:
-                items = self._read(step, abstract_items)
+                items = self.restore(step, abstract_items)
             except Exception as error:  # tensorstore raises bare Exception: any failure to read counts
                 items, failures[step] = None, _describe(error)
             if _on_every_process(items is not None):
@@ -119,18 +124,6 @@ class CheckpointManager:
                 "or move them away (or set another MODEL_DIR) to train from the start."
             )
         return None, None
-
-    def _read(self, step: int, abstract_items: Mapping[str, PyTree]) -> dict[str, PyTree]:
-        # The item handler, not `ocp.CheckpointManager.restore`: the manager ends a restore with a
-        # barrier that a process whose read failed would never reach.
-        handler = ocp.StandardCheckpointHandler()
-        try:
-            return {
-                name: handler.restore(self.directory / str(step) / name, args=ocp.args.StandardRestore(tree))
-                for name, tree in abstract_items.items()
-            }
-        finally:
-            handler.close()
 
     def _move_aside(self, failures: Mapping[int, str]) -> None:
         """Renames each unreadable step so neither orbax nor the next run takes it for a checkpoint."""

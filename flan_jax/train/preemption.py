@@ -24,7 +24,7 @@ from jax.experimental import multihost_utils
 class PreemptionWatch:
     """Whether every process should stop at this step because SIGTERM arrived (see the module docstring).
 
-    Use as a context manager, or call `close()`: it restores the SIGTERM handler it replaced.
+    `close()` puts back the SIGTERM handler it replaced.
     """
 
     def __init__(self):
@@ -38,12 +38,12 @@ class PreemptionWatch:
             # worker, a test thread) keeps the default SIGTERM behaviour.
             logging.warning("Training outside the main thread: SIGTERM will stop it without a checkpoint.")
             return
-        self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        # None when the handler was not installed from Python (then the default is put back).
+        self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm) or signal.SIG_DFL
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
-        logging.warning("SIGTERM received: saving a checkpoint after the current step, then stopping.")
-        self._signalled = True
+        self._signalled = True  # only a flag: the loop logs when it stops
 
     def reached(self, step: int) -> bool:
         """True at the step where this process (and every other) saves and stops. Call it every step."""
@@ -57,12 +57,7 @@ class PreemptionWatch:
             return False
 
     def close(self) -> None:
+        """Restores the SIGTERM handler this watch replaced (a no-op with several processes)."""
         if self._previous_handler is not None:
             signal.signal(signal.SIGTERM, self._previous_handler)
             self._previous_handler = None
-
-    def __enter__(self) -> "PreemptionWatch":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

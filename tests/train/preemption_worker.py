@@ -1,7 +1,8 @@
 """One of two processes of the preemption test: `python preemption_worker.py PROCESS_ID PORT MODEL_DIR OUT_JSON`.
 
-Trains the tiny T5 with two CPU devices per process (gloo collectives) towards a step it never
-reaches; the test sends SIGTERM to one process. Each writes {"preempted", "step"} to OUT_JSON.
+Trains a one-layer tiny T5 data-parallel over one CPU device per process (gloo collectives)
+towards a step it never reaches; the test sends SIGTERM to one process. Each writes
+{"preempted", "step"} to OUT_JSON.
 """
 import json
 import os
@@ -9,7 +10,7 @@ import sys
 
 process_id, port = int(sys.argv[1]), int(sys.argv[2])
 model_dir, out_json = sys.argv[3:5]
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import jax  # noqa: E402
@@ -23,7 +24,7 @@ from flan_jax.train import checkpoints, optimizers, partitioning, trainer  # noq
 tiny_setup.register()
 result = trainer.train(
     model=tiny_setup.tiny_model(num_encoder_layers=1, num_decoder_layers=1),
-    partitioner=partitioning.Partitioner(num_partitions=2),
+    partitioner=partitioning.Partitioner(num_partitions=1),
     train_dataset=tiny_setup.dataset_config(batch_size=8),
     learning_rate_schedule=optimizers.constant_schedule(1e-2),
     train_steps=100_000,

@@ -2,24 +2,19 @@
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+import jax_processes
+
 # Runs against the model engineer's flan_jax.models (skipped only while it is absent).
 pytest.importorskip("flan_jax.models.model")
 
 HERE = pathlib.Path(__file__).resolve().parent
 WORKER = HERE / "multihost_worker.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _launch(process_id, num_processes, port, local_devices, out, model_dir, eval_checkpoint):
@@ -29,27 +24,14 @@ def _launch(process_id, num_processes, port, local_devices, out, model_dir, eval
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait(processes, timeout=240):
-    outputs = []
-    try:
-        for p in processes:
-            outputs.append(p.communicate(timeout=timeout)[0])
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
-    for p, output in zip(processes, outputs):
-        assert p.returncode == 0, output[-4000:]
-
-
 @pytest.mark.multihost
 def test_two_processes_match_one_process(tmp_path):
-    port = _free_port()
+    port = jax_processes.free_port()
     # Both runs evaluate the checkpoint the two processes wrote: one process alone, then each its share.
     checkpoint = tmp_path / "two" / "checkpoints" / "3"
     two = [_launch(i, 2, port, 2, tmp_path / "two.json", tmp_path / "two", checkpoint) for i in range(2)]
-    _wait(two)
-    _wait([_launch(0, 1, 0, 4, tmp_path / "one.json", tmp_path / "one", checkpoint)])
+    jax_processes.wait_all(two)
+    jax_processes.wait_all([_launch(0, 1, 0, 4, tmp_path / "one.json", tmp_path / "one", checkpoint)])
     two_result = json.loads((tmp_path / "two.json").read_text())
     one_result = json.loads((tmp_path / "one.json").read_text())
     assert (two_result["process_count"], two_result["devices"]) == (2, 4)
