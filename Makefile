@@ -1,4 +1,5 @@
-# Quickstart: `make demo` fine-tunes a tiny T5 on the synthetic instruction mixture (offline, CPU);
+# Quickstart: `make demo` instruction-tunes a pretrained tiny T5 on the synthetic suite and shows
+# it beside the untuned model on held-out task clusters (offline, CPU);
 # `make test` runs the test suite. Both create .venv and install what they need.
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,7 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash launch/local_cpu.sh --gin_file=gin/runs/demo.gin
+	$(VENV)/bin/flan-jax experiment demo --gin_file=gin/experiments/demo.gin
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

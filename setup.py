@@ -29,6 +29,7 @@ setuptools.setup(
         "safetensors>=0.4",
         "numpy>=1.26",
         "tqdm>=4.66",
+        "matplotlib>=3.8",  # the experiments' figures (flan-jax experiment, make demo)
     ],
     extras_require={
         "test": ["pytest>=8"],

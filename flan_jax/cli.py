@@ -17,6 +17,7 @@ COMMANDS = {
     "infer": ("flan_jax.eval.infer", "main", "predictions for JSON-lines inputs or a prompt"),
     "score": ("flan_jax.eval.score", "main", "score predictions made by any system"),
     "contamination": ("flan_jax.eval.contamination_commands", "main", "n-gram overlap of training and evaluation tasks"),
+    "experiment": ("flan_jax.experiments.main", "main", "task-scaling and chain-of-thought grids from a pretrained model"),
     "tasks": ("flan_jax.data.task_commands", "main", "list, show and count registered tasks"),
     "mixture": ("flan_jax.data.mixture_commands", "main", "show and sample mixture rates"),
     "cache": ("flan_jax.data.cache", "main", "cache tasks to TFRecords with Apache Beam"),

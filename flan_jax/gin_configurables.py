@@ -13,6 +13,7 @@ import seqio
 
 from flan_jax.data import pipeline, vocabularies
 from flan_jax.eval import evaluator, jobs
+from flan_jax.experiments import grid
 from flan_jax.models import model as models_lib
 from flan_jax.models import t5
 from flan_jax.train import checkpoints, optimizers, partitioning, trainer
@@ -53,3 +54,6 @@ train = _register(trainer.train, "train", None)
 DecodeOptions = _register(evaluator.DecodeOptions, "DecodeOptions", "evaluation")
 evaluate = _register(jobs.evaluate, "evaluate", None)
 infer = _register(jobs.infer, "infer", None)
+
+# Experiments: `flan-jax experiment`'s settings (the designs are the collection's, flan_jax_tasks.gin_configurables).
+ExperimentConfig = _register(grid.ExperimentConfig, "ExperimentConfig", "experiments")

@@ -1,0 +1,90 @@
+"""`flan-jax experiment`: a 2-cell task-scaling grid end to end (pretrain, tune, score, CSV, figure,
+resume) on a one-layer model, and the train / held-out contamination check."""
+import csv
+
+import pytest
+
+from flan_jax.experiments import grid
+from flan_jax.experiments import main as experiment_main
+
+# A one-layer model for seconds-long runs; the pretraining and the cells must share it.
+MODEL = ["network.T5Config.num_encoder_layers = 1", "network.T5Config.num_decoder_layers = 1",
+         "network.T5Config.emb_dim = 16", "network.T5Config.mlp_dim = 32"]
+PRETRAIN = [*MODEL, "TRAIN_STEPS = 2", "BATCH_SIZE = 8", 'TASK_FEATURE_LENGTHS = {"inputs": 32, "targets": 8}',
+            "CHECKPOINT_PERIOD = 2", "train.eval_dataset = None"]
+
+
+def register_synthetic() -> None:
+    """The synthetic suite in seqio's registries (clean_registries empties them; a first import fills them)."""
+    import seqio
+
+    from flan_jax_tasks import synthetic
+
+    if synthetic.TASKS[0] not in seqio.TaskRegistry.names():
+        synthetic.register()
+
+
+def experiment_argv(tmp_path) -> list[str]:
+    bindings = [*MODEL, "TRAIN_STEPS = 2", "BATCH_SIZE = 8", 'TASK_FEATURE_LENGTHS = {"inputs": 64, "targets": 8}',
+                "EVAL_MAX_EXAMPLES = 2", f"EXPERIMENT_DIR = '{tmp_path / 'grid'}'",
+                "experiments.task_scaling.ks = [0, 1]", "experiments.task_scaling.seeds = [0]",
+                "experiments.task_scaling.held_out_clusters = ['sequences']",
+                f"experiments.ExperimentConfig.pretrain_bindings = {[*PRETRAIN, f'PRETRAIN_CACHE_DIR = {str(tmp_path)!r}']!r}"]
+    return ["task-scaling", "--gin_file=experiments/task_scaling_quick.gin", "--no_progress",
+            *(f"--gin_bindings={b}" for b in bindings)]
+
+
+def test_two_cell_grid_end_to_end_then_resume_skips_finished_cells(tmp_path, fresh_gin, clean_registries, monkeypatch,
+                                                                    capsys):
+    import matplotlib.image
+
+    register_synthetic()
+
+    assert experiment_main.main(experiment_argv(tmp_path)) == 0
+    out_dir = tmp_path / "grid"
+    with open(out_dir / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["cell"], r["metric"]) for r in rows] == [("k0", "exact_match"), ("k1_seed0", "exact_match")]
+    assert rows[0]["num_families"] == "0" and rows[0]["train_steps"] == "0"
+    assert rows[1]["num_families"] == "1" and rows[1]["train_steps"] == "2" and rows[1]["families"]
+    # The sequences cluster: 4 families, zero-shot (none has options).
+    assert [r["num_tasks"] for r in rows] == ["4", "4"]
+    assert all(0.0 <= float(r["score"]) <= 100.0 for r in rows)
+    assert (out_dir / "k1_seed0" / "checkpoints" / "2").is_dir()  # an ordinary MODEL_DIR
+    image = matplotlib.image.imread(out_dir / "task_scaling.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
+    summary = (out_dir / "summary.md").read_text()
+    assert "| 0 | 0 | 1 |" in summary and "| 1 | 1 | 1 |" in summary
+    capsys.readouterr()
+
+    def must_not_train(flags):
+        raise AssertionError("a finished cell was trained again")
+
+    from flan_jax.train import main as train_main
+
+    monkeypatch.setattr(train_main, "run", must_not_train)
+    (out_dir / "results.csv").unlink()
+    assert experiment_main.main(experiment_argv(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert out.count("finished, skipped") == 2
+    with open(out_dir / "results.csv", newline="") as f:
+        assert [r["score"] for r in csv.DictReader(f)] == [r["score"] for r in rows]
+
+
+def test_contamination_check_passes_disjoint_clusters_and_names_a_planted_overlap(clean_registries):
+    from flan_jax_tasks import experiments
+
+    register_synthetic()
+
+    design = experiments.task_scaling(ks=[2], seeds=[0], held_out_clusters=["logic", "sequences"])
+    report = grid.check_contamination(design, n=8, train_examples=200)
+    assert report["contaminated_examples"] == 0 and report["eval_examples"] == len(design.held_out_tasks) * 500
+    assert len(design.held_out_tasks) == 9 + 5  # every family zero-shot; the 5 logic ones with options too
+    assert not {t for c in design.cells for t in c.train_tasks} & set(design.held_out_tasks)
+
+    # Planted: a training cell on a held-out family whose train and validation sides are independent
+    # draws from a small space (word_category: 38 words x 5 templates) shares examples with it.
+    planted = grid.Design("task_scaling", (experiments.cell("planted", 1, 0, ["word_category"], ["zs_noopt"]),),
+                          (grid.Evaluation("exact_match", ("synthetic_word_category_zs_noopt",)),))
+    with pytest.raises(ValueError, match="synthetic_word_category_zs_noopt -> synthetic_word_category_zs_noopt"):
+        grid.check_contamination(planted, n=4, train_examples=200)
