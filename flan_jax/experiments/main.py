@@ -106,7 +106,8 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
     print(f"pretrained checkpoint: {initial}\nstage 2: instruction tuning and held-out evaluation, cell by cell",
           flush=True)
     config = read_config(flags)  # pretraining parsed its own gin config
-    check = grid.check_contamination(config.design, config.contamination_ngram, config.contamination_examples)
+    check = grid.check_contamination(config.design, config.contamination_ngram, config.contamination_examples,
+                                     config.contamination_stops)
     (output_dir / "contamination.json").write_text(json.dumps(check, indent=1))
     print(f"contamination ({config.contamination_ngram}-grams): {check['contaminated_examples']} of "
           f"{check['eval_examples']} held-out examples share one with a training task", flush=True)
@@ -138,7 +139,10 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
         f"Pretrained checkpoint: `{initial}`; {gin_flags.macro('TRAIN_STEPS')} steps per trained cell, batch "
         f"{gin_flags.macro('BATCH_SIZE')}, learning rate {gin_flags.macro('LEARNING_RATE')}.",
         f"Contamination ({config.contamination_ngram}-grams): {check['contaminated_examples']} of "
-        f"{check['eval_examples']} held-out examples share an n-gram with a training task.",
+        f"{check['eval_examples']} held-out examples share an n-gram with a training task"
+        + ("" if not check["contaminated_pairs"] else " (reported, not stopping; the pairs: " + ", ".join(
+            f"{p['train_task']} -> {p['eval_task']} {p['contaminated_examples']}" for p in check["contaminated_pairs"])
+           + ")") + ".",
         f"This invocation: {time.time() - start:.0f} s, load average {os.getloadavg()[0]:.1f} at its end, "
         f"{os.cpu_count()} CPUs (the seconds column is each cell's own time).",
     ])

@@ -88,3 +88,6 @@ def test_contamination_check_passes_disjoint_clusters_and_names_a_planted_overla
                           (grid.Evaluation("exact_match", ("synthetic_word_category_zs_noopt",)),))
     with pytest.raises(ValueError, match="synthetic_word_category_zs_noopt -> synthetic_word_category_zs_noopt"):
         grid.check_contamination(planted, n=4, train_examples=200)
+    reported = grid.check_contamination(planted, n=4, train_examples=200, stop=False)
+    assert reported["contaminated_examples"] > 0
+    assert [p["eval_task"] for p in reported["contaminated_pairs"]] == ["synthetic_word_category_zs_noopt"]
