@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Sequence
 
-from flan_jax import gin_flags
+from flan_jax import console, gin_flags
 
 PROG = "flan-jax experiment"
 EXPERIMENTS = {"task-scaling": "task_scaling", "cot": "cot", "demo": "demo"}
@@ -52,8 +52,13 @@ def read_config(flags: argparse.Namespace):
                          "gin/experiments/task_scaling_quick.gin or cot_quick.gin.") from error
 
 
-def train_cell(flags: argparse.Namespace, initial_checkpoint: pathlib.Path, cell, cell_dir: pathlib.Path) -> str:
-    """`flan-jax train` on the cell's mixture from the pretrained checkpoint; the checkpoint to evaluate."""
+def train_cell(flags: argparse.Namespace, initial_checkpoint: pathlib.Path, tuning_steps: int, cell,
+               cell_dir: pathlib.Path) -> str:
+    """`flan-jax train` on the cell's mixture from the pretrained checkpoint; the checkpoint to evaluate.
+
+    The gin files' TRAIN_STEPS are the steps of tuning; as in t5x, the trainer's TRAIN_STEPS count
+    the checkpoint's steps too, so the cell trains to the pretrained step + TRAIN_STEPS.
+    """
     from flan_jax.train import main as train_main
 
     if cell.mixture is None:
@@ -62,9 +67,11 @@ def train_cell(flags: argparse.Namespace, initial_checkpoint: pathlib.Path, cell
 
     bindings = [f"MODEL_DIR = {str(cell_dir)!r}", f"MIXTURE_OR_TASK_NAME = {cell.mixture!r}",
                 f"INITIAL_CHECKPOINT_PATH = {str(initial_checkpoint)!r}", f"SEED = {cell.seed}",
-                "EVAL_AFTER_TRAINING = False"]
+                f"TRAIN_STEPS = {int(initial_checkpoint.name) + tuning_steps}", "EVAL_AFTER_TRAINING = False"]
     gin.clear_config()
-    cell_flags = argparse.Namespace(**{**vars(flags), "gin_bindings": [*flags.gin_bindings, *bindings]})
+    cell_flags = argparse.Namespace(**vars(flags))
+    for binding in bindings:
+        gin_flags.add_binding(cell_flags, binding)
     with open(cell_dir / TRAIN_LOG, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         train_main.run(cell_flags)
     losses = [line for line in (cell_dir / TRAIN_LOG).read_text().splitlines() if line.startswith("loss per target")]
@@ -97,7 +104,7 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
                          f"use gin/experiments/{experiment}_*.gin.")
     output_dir = pathlib.Path(config.output_dir).absolute()
     output_dir.mkdir(parents=True, exist_ok=True)
-    log_to_file(output_dir / LOG_FILE)
+    console.log_to(output_dir, LOG_FILE)
     print(f"$ {command_line(argv)}", flush=True)
     print(f"{len(config.design.cells)} cells into {output_dir} (library logs: {output_dir / LOG_FILE})", flush=True)
     print("stage 1: the pretrained checkpoint (cached after the first run)", flush=True)
@@ -106,6 +113,7 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
     print(f"pretrained checkpoint: {initial}\nstage 2: instruction tuning and held-out evaluation, cell by cell",
           flush=True)
     config = read_config(flags)  # pretraining parsed its own gin config
+    tuning_steps = gin_flags.macro("TRAIN_STEPS")
     check = grid.check_contamination(config.design, config.contamination_ngram, config.contamination_examples,
                                      config.contamination_stops)
     (output_dir / "contamination.json").write_text(json.dumps(check, indent=1))
@@ -119,9 +127,9 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
 
     rows = grid.run_grid(
         config.design, output_dir,
-        train=lambda cell, cell_dir: train_cell(flags, initial, cell, cell_dir),
+        train=lambda cell, cell_dir: train_cell(flags, initial, tuning_steps, cell, cell_dir),
         evaluate=lambda checkpoint, evaluation, directory: evaluate_cell(flags, checkpoint, evaluation, directory),
-        train_steps=gin_flags.macro("TRAIN_STEPS"), on_cell=on_cell)
+        train_steps=tuning_steps, on_cell=on_cell)
     plot_path = output_dir / f"{experiment}.png"
     if experiment == "demo":
         per_task = demo_scores(config.design, output_dir)
@@ -136,7 +144,7 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
         "",
         f"Command: `{command}`",
         f"Held-out families (no cell trains on them): {', '.join(config.design.held_out_families)}.",
-        f"Pretrained checkpoint: `{initial}`; {gin_flags.macro('TRAIN_STEPS')} steps per trained cell, batch "
+        f"Pretrained checkpoint: `{initial}`; {tuning_steps} steps of tuning per trained cell, batch "
         f"{gin_flags.macro('BATCH_SIZE')}, learning rate {gin_flags.macro('LEARNING_RATE')}.",
         f"Contamination ({config.contamination_ngram}-grams): {check['contaminated_examples']} of "
         f"{check['eval_examples']} held-out examples share an n-gram with a training task"
@@ -169,22 +177,8 @@ def demo_scores(design, output_dir: pathlib.Path) -> dict[str, dict[str, float]]
     return out
 
 
-def log_to_file(path: pathlib.Path) -> None:
-    """Library logs (absl, orbax, seqio, ours) to `path` instead of the terminal, which keeps the
-    command's own lines and progress bars."""
-    import logging
-
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-            root.removeHandler(handler)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `flan-jax experiment`; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     experiment, flags = parse_flags(argv)
-    return gin_flags.run_command(PROG, lambda: run(experiment, flags, argv))
+    return gin_flags.run_command(PROG, lambda: run(experiment, flags, argv), verbose=flags.verbose)

@@ -50,7 +50,8 @@ def test_two_cell_grid_end_to_end_then_resume_skips_finished_cells(tmp_path, fre
     # The sequences cluster: 4 families, zero-shot (none has options).
     assert [r["num_tasks"] for r in rows] == ["4", "4"]
     assert all(0.0 <= float(r["score"]) <= 100.0 for r in rows)
-    assert (out_dir / "k1_seed0" / "checkpoints" / "2").is_dir()  # an ordinary MODEL_DIR
+    # An ordinary MODEL_DIR, trained to the pretrained step (2) + TRAIN_STEPS (2), as t5x counts steps.
+    assert (out_dir / "k1_seed0" / "checkpoints" / "4").is_dir()
     image = matplotlib.image.imread(out_dir / "task_scaling.png")
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
     summary = (out_dir / "summary.md").read_text()
