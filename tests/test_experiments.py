@@ -1,5 +1,5 @@
-"""`flan-jax experiment` (flan_jax/experiments): a 2-cell task-scaling grid end to end (pretrain, tune, score, CSV, figure,
-resume) on a one-layer model, and the train / held-out contamination check."""
+"""`flan-jax experiment` (flan_jax/experiments): a 2-cell task-scaling grid end to end (pretrain,
+tune, score, CSV, figure, resume) on a one-layer model, and the train / held-out contamination check."""
 import csv
 
 import pytest
