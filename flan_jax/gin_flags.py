@@ -171,7 +171,7 @@ def parse_gin(gin_files: Sequence[str], gin_bindings: Sequence[str], search_path
 
     from flan_jax import gin_configurables  # noqa: F401  (registers every configurable)
 
-    _guard_gin_file_checks()
+    guard_gin_file_checks()
     for path in search_paths:
         gin.add_config_file_search_path(path)
     if not gin_files:
@@ -257,7 +257,7 @@ def warn_unused_macros(gin_bindings: Sequence[str], binding_flags: Sequence[str]
     return unused
 
 
-def _guard_gin_file_checks() -> None:
+def guard_gin_file_checks() -> None:
     """Makes gin's "does this file exist" checks answer False instead of raising.
 
     gin's package-resource check treats 'runs/finetune.gin' as package 'runs'; a `runs/`

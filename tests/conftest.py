@@ -25,8 +25,10 @@ def fresh_gin():
     import gin
 
     from flan_jax import gin_configurables  # noqa: F401  (registers every configurable)
+    from flan_jax import gin_flags
 
     gin.clear_config()
+    gin_flags.guard_gin_file_checks()  # as the commands do: a ./runs/ output directory must not break includes
     gin.add_config_file_search_path(str(REPO / "gin"))
     yield
     gin.clear_config()
