@@ -4,7 +4,7 @@ import setuptools
 setuptools.setup(
     name="flan-jax",
     version="0.1.0",
-    description="FLAN-style instruction tuning (Flan 2022 collection) for T5 in JAX/Flax.",
+    description="FLAN-style instruction tuning (Flan 2022 collection) for T5, Llama and Qwen2 in JAX/Flax.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
@@ -26,6 +26,7 @@ setuptools.setup(
         "tensorflow-text>=2.16",
         "tensorflow-datasets>=4.9",
         "sentencepiece>=0.2",
+        "tokenizers>=0.19",  # Hugging Face tokenizer.json (Llama / Qwen2 vocabularies)
         "safetensors>=0.4",
         "numpy>=1.26",
         "tqdm>=4.66",

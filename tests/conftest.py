@@ -48,3 +48,38 @@ def clean_registries():
     seqio.MixtureRegistry.reset()
     seqio.TaskRegistry._REGISTRY.update(saved_tasks)
     seqio.MixtureRegistry._REGISTRY.update(saved_mixtures)
+
+
+# Text the test tokenizer learns its merges from: ASCII, accents and emoji, so byte-level
+# round trips cover multi-byte characters.
+_TOKENIZER_CORPUS = [
+    "The quick brown fox jumps over the lazy dog.", "Instruction tuning: answer the question below.",
+    "Question: What is the capital of France? Answer: Paris.", "Translate to German: the cat sleeps.",
+    "Café, naïve, façade, déjà vu; 東京 and Zürich.", "Numbers 0123456789 and symbols (){}[]<>!?",
+    "def add(a, b):\n    return a + b\n", "Let's think step by step. 12 + 30 = 42 🙂",
+] * 20
+
+
+@pytest.fixture(scope="session")
+def make_hf_tokenizer():
+    """Writes a byte-level BPE tokenizer.json (the Llama 3 / Qwen2 kind, trained here on a few
+    sentences, no download) and a tokenizer_config.json naming its special tokens into a
+    directory; returns the directory. Ids 0 and 1 are the pad and eos tokens."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    def make(directory, vocab_size: int = 280, eos: str = "<|end|>", pad: str = "<|pad|>"):
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[pad, eos], show_progress=False,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tokenizer.train_from_iterator(_TOKENIZER_CORPUS, trainer)
+        directory = pathlib.Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(str(directory / "tokenizer.json"))
+        (directory / "tokenizer_config.json").write_text(json.dumps({"eos_token": eos, "pad_token": pad}))
+        return directory
+
+    return make

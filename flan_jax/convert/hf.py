@@ -1,4 +1,5 @@
-"""Hugging Face T5 v1.1 / FLAN-T5 checkpoints <-> flan-jax parameters, without PyTorch.
+"""Hugging Face checkpoints <-> flan-jax parameters, without PyTorch: T5 v1.1 / FLAN-T5 here,
+Llama and Qwen2 through `hf_decoder` (`from_hf` and `to_hf` pick the family).
 
 Reads `config.json` and `model.safetensors` (or the shards listed in
 `model.safetensors.index.json`) with the safetensors numpy API; writes the same two files so
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 from typing import Any, Mapping
 
@@ -25,7 +27,9 @@ import ml_dtypes
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from flan_jax.convert import hf_decoder
 from flan_jax.data import vocabularies
+from flan_jax.models import decoder
 from flan_jax.models import model as model_lib
 from flan_jax.models import t5
 
@@ -40,7 +44,7 @@ _ATTENTION = {"q": "query", "k": "key", "v": "value"}
 # --- Config.
 def _read_json(path: str) -> dict:
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} does not exist: a Hugging Face T5 checkpoint directory holds {CONFIG_FILE}")
+        raise FileNotFoundError(f"{path} does not exist: a Hugging Face checkpoint directory holds {CONFIG_FILE}")
     try:
         with open(path) as f:
             return json.load(f)
@@ -286,18 +290,31 @@ def vocabulary_for(model_dir: str, vocab_size: int):
         f"into {model_dir}"))
 
 
-def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDecoderModel, dict]:
-    """(EncoderDecoderModel, float32 params) from a Hugging Face T5 v1.1 / FLAN-T5 directory.
+def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDecoderModel | model_lib.DecoderOnlyModel, dict]:
+    """(model, float32 params) from a Hugging Face T5 v1.1 / FLAN-T5, Llama or Qwen2 directory.
+
+    The family is config.json's `model_type`: 't5' (or absent, as in old T5 files) gives an
+    EncoderDecoderModel, 'llama' and 'qwen2' a DecoderOnlyModel (see `hf_decoder`).
 
     Args:
-      model_dir: holds config.json, model.safetensors (or an index and shards), maybe spiece.model.
+      model_dir: holds config.json, model.safetensors (or an index and shards), maybe spiece.model
+        (T5) or tokenizer.json (Llama / Qwen2).
       dtype: activation dtype of the returned model ("float32" or "bfloat16").
     Returns:
-      the model (vocabularies from spiece.model or bytes; without either, weights only: text in or
-      out raises, naming spiece.model) and its plain parameter tree.
+      the model and its plain parameter tree. T5's vocabulary is spiece.model, else bytes, else
+      weights only (text in or out raises, naming spiece.model); a decoder-only model's is the
+      tokenizer files beside the weights, else token ids as they are.
     """
     config_path = os.path.join(model_dir, CONFIG_FILE)
     raw_config = _read_json(config_path)
+    model_type = raw_config.get("model_type", "t5")
+    if model_type in hf_decoder.MODEL_TYPES:
+        return _decoder_from_hf(model_dir, raw_config, config_path, dtype)
+    if model_type != "t5":
+        raise ValueError(
+            f"{config_path}: model_type is {model_type!r}; flan-jax reads 't5' (T5 v1.1 / FLAN-T5) and the "
+            f"decoder-only {sorted(hf_decoder.MODEL_TYPES)}"
+        )
     config = _t5_config(raw_config, config_path, dtype)
     params = params_from_hf(
         read_tensors(model_dir), config, scale_decoder_outputs=scales_decoder_outputs(raw_config), source=model_dir
@@ -318,11 +335,15 @@ def write_hf(params: Mapping[str, Any], config: t5.T5Config, out_dir: str, spm_p
             dst.write(src.read())
 
 
-def to_hf(model: model_lib.EncoderDecoderModel, params: Mapping[str, Any], out_dir: str) -> None:
-    """Writes config.json and model.safetensors that transformers loads (float32, untied).
+def to_hf(model: model_lib.EncoderDecoderModel | model_lib.DecoderOnlyModel, params: Mapping[str, Any], out_dir: str) -> None:
+    """Writes config.json and model.safetensors that transformers loads (float32).
 
-    A SentencePiece vocabulary's model file is copied as spiece.model when it is a local file.
+    T5 is written untied, and a SentencePiece vocabulary's model file is copied as spiece.model
+    when it is a local file; a decoder-only model's tokenizer files are copied beside it.
     """
+    if isinstance(model, model_lib.DecoderOnlyModel):
+        _decoder_to_hf(model, params, out_dir)
+        return
     spm_path = getattr(model.output_vocabulary, "sentencepiece_model_file", None)
     if not (isinstance(spm_path, str) and os.path.exists(spm_path)):
         spm_path = None
@@ -347,3 +368,44 @@ def infer_config(params: Mapping[str, Any], *, relative_attention_max_distance: 
         relative_attention_num_buckets=int(np.shape(params["encoder"]["relpos_bias"]["rel_embedding"])[1]),
         relative_attention_max_distance=relative_attention_max_distance, layer_norm_epsilon=layer_norm_epsilon,
     )
+
+
+# --- Decoder-only checkpoints (Llama, Qwen2): the mapping is in `hf_decoder`.
+def decoder_vocabulary(model_dir: str, raw_config: Mapping[str, Any]):
+    """The tokenizer.json beside the weights, else token ids as they are (enough for scoring)."""
+    if os.path.exists(os.path.join(model_dir, vocabularies.TOKENIZER_FILE)):
+        return vocabularies.hf_tokenizer_vocabulary(model_dir)
+    import seqio
+
+    eos = raw_config.get("eos_token_id")
+    eos = eos[0] if isinstance(eos, list) and eos else eos
+    return seqio.PassThroughVocabulary(size=int(raw_config["vocab_size"]), eos_id=eos)
+
+
+def _decoder_from_hf(model_dir: str, raw_config: Mapping[str, Any], config_path: str,
+                     dtype: str) -> tuple[model_lib.DecoderOnlyModel, dict]:
+    config = hf_decoder.decoder_config(raw_config, config_path, dtype)
+    params = hf_decoder.params_from_hf(read_tensors(model_dir), config, source=model_dir)
+    model = model_lib.DecoderOnlyModel(decoder.Decoder(config), decoder_vocabulary(model_dir, raw_config))
+    return model, params
+
+
+def _bos_id(vocabulary) -> int | None:
+    try:
+        return vocabulary.bos_id
+    except NotImplementedError:  # seqio's base Vocabulary (e.g. PassThroughVocabulary) has none
+        return None
+
+
+def _decoder_to_hf(model: model_lib.DecoderOnlyModel, params: Mapping[str, Any], out_dir: str) -> None:
+    config = model.module.config
+    vocabulary = model.output_vocabulary
+    os.makedirs(out_dir, exist_ok=True)
+    save_file(hf_decoder.params_to_hf(params, config), os.path.join(out_dir, WEIGHTS_FILE), metadata={"format": "pt"})
+    with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
+        json.dump(hf_decoder.hf_config(config, bos_token_id=_bos_id(vocabulary), eos_token_id=vocabulary.eos_id), f, indent=2)
+    if isinstance(vocabulary, vocabularies.TokenizerVocabulary):
+        source_dir = os.path.dirname(vocabulary.tokenizer_file)
+        for name in (vocabularies.TOKENIZER_FILE, *vocabularies.TOKENIZER_CONFIG_FILES):
+            if os.path.exists(os.path.join(source_dir, name)):
+                shutil.copyfile(os.path.join(source_dir, name), os.path.join(out_dir, name))

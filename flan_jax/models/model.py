@@ -1,6 +1,6 @@
-"""EncoderDecoderModel: the model contract over (params, batch), separate from the network.
+"""EncoderDecoderModel and DecoderOnlyModel: the model contract over (params, batch), apart from the network.
 
-As t5x's `models.EncoderDecoderModel`: the trainer calls `loss_fn`, the evaluator calls
+As t5x's `models.EncoderDecoderModel` / `DecoderOnlyModel`: the trainer calls `loss_fn`, the evaluator calls
 `predict_batch` and `score_batch`, and the feature converter that produces their batches is
 `FEATURE_CONVERTER_CLS`. The model owns no optimizer and no parameters.
 """
@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from flan_jax.models import decoding, losses
+from flan_jax.models.decoder import Decoder
 from flan_jax.models.t5 import Transformer
 
 if TYPE_CHECKING:
@@ -24,18 +25,21 @@ _REQUIRED_KEYS = ("encoder_input_tokens", "decoder_input_tokens", "decoder_targe
 _OPTIONAL_KEYS = ("encoder_segment_ids", "decoder_segment_ids", "encoder_positions", "decoder_positions")
 
 
-class _EncDecFeatureConverter:
-    """`seqio.EncDecFeatureConverter`, imported on first access.
+class _SeqioFeatureConverter:
+    """`seqio.<name>`, imported on first access.
 
     seqio imports TensorFlow, which the network, the loss, the train step and decoding never
     need: importing it lazily lets machines without TensorFlow (a GPU box running the
     benchmarks) use this module.
     """
 
+    def __init__(self, name: str):
+        self.name = name
+
     def __get__(self, instance, owner) -> type:
         import seqio
 
-        return seqio.EncDecFeatureConverter
+        return getattr(seqio, self.name)
 
 
 def _is_remote(vocabulary: seqio.Vocabulary) -> bool:
@@ -44,10 +48,50 @@ def _is_remote(vocabulary: seqio.Vocabulary) -> bool:
     return isinstance(path, str) and "://" in path
 
 
+def check_vocabulary_sizes(vocabularies: Mapping[str, seqio.Vocabulary], vocab_size: int, config_name: str) -> None:
+    """Fails at construction, not mid-training, when a vocabulary has more ids than the embedding."""
+    for name, vocabulary in vocabularies.items():
+        if _is_remote(vocabulary):
+            continue  # its size needs a download; a too-large id fails at lookup instead
+        if vocabulary.vocab_size > vocab_size:
+            raise ValueError(
+                f"{name} has {vocabulary.vocab_size} ids but {config_name}.vocab_size is {vocab_size}: "
+                f"raise network.{config_name}.vocab_size (or use a smaller vocabulary)"
+            )
+
+
+def _loss_weights(batch: Batch) -> jax.Array:
+    weights = batch.get("decoder_loss_weights")
+    return batch["decoder_target_tokens"] > 0 if weights is None else weights
+
+
+def token_loss(logits: jax.Array, batch: Batch, *, z_loss: float, label_smoothing: float,
+               loss_normalizing_factor: Optional[float]) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """(loss to differentiate, raw sums) of logits against the batch's decoder targets.
+
+    loss = (cross entropy + z-loss summed over weighted tokens) / normaliser, the normaliser
+    being `loss_normalizing_factor` or the summed weights of this batch. The aux dict holds
+    "cross_entropy_sum" (without z-loss), "z_loss_sum", "correct_tokens", "weight_sum".
+    Weights are `decoder_loss_weights`, else every non-zero target.
+    """
+    sums = losses.weighted_token_losses(
+        logits, batch["decoder_target_tokens"], _loss_weights(batch), z_loss=z_loss, label_smoothing=label_smoothing
+    )
+    normaliser = losses.loss_normalizer(sums["weight_sum"], loss_normalizing_factor)
+    loss = (sums["cross_entropy_sum"] + sums["z_loss_sum"]) / normaliser
+    return loss, sums
+
+
+def sequence_scores(logits: jax.Array, batch: Batch) -> jax.Array:
+    """float32 [batch] summed log-likelihood of the decoder targets over their loss weights."""
+    token_scores = losses.token_log_likelihoods(logits, batch["decoder_target_tokens"])
+    return jnp.sum(token_scores * _loss_weights(batch).astype(jnp.float32), axis=-1)
+
+
 class EncoderDecoderModel:
     """Loss, scoring and decoding for a T5 `Transformer` (t5x's EncoderDecoderModel)."""
 
-    FEATURE_CONVERTER_CLS = _EncDecFeatureConverter()
+    FEATURE_CONVERTER_CLS = _SeqioFeatureConverter("EncDecFeatureConverter")
 
     def __init__(self, module: Transformer, input_vocabulary: seqio.Vocabulary, output_vocabulary: seqio.Vocabulary,
                  z_loss: float = 1e-4, label_smoothing: float = 0.0, loss_normalizing_factor: Optional[float] = None):
@@ -60,15 +104,8 @@ class EncoderDecoderModel:
           loss_normalizing_factor: the loss is the summed token loss divided by this number;
             None divides by the batch's summed loss weights (a per-token mean).
         """
-        vocab_size = module.config.vocab_size
-        for name, vocabulary in (("input_vocabulary", input_vocabulary), ("output_vocabulary", output_vocabulary)):
-            if _is_remote(vocabulary):
-                continue  # its size needs a download; a too-large id fails at lookup instead
-            if vocabulary.vocab_size > vocab_size:
-                raise ValueError(
-                    f"{name} has {vocabulary.vocab_size} ids but T5Config.vocab_size is {vocab_size}: "
-                    "raise network.T5Config.vocab_size (or use a smaller vocabulary)"
-                )
+        check_vocabulary_sizes({"input_vocabulary": input_vocabulary, "output_vocabulary": output_vocabulary},
+                               module.config.vocab_size, "T5Config")
         self.module = module
         self.input_vocabulary = input_vocabulary
         self.output_vocabulary = output_vocabulary
@@ -111,26 +148,13 @@ class EncoderDecoderModel:
         being `loss_normalizing_factor` or the summed weights of this batch. The aux dict holds
         "cross_entropy_sum" (without z-loss), "z_loss_sum", "correct_tokens", "weight_sum".
         """
-        logits = self._logits(params, batch, dropout_rng)
-        weights = batch.get("decoder_loss_weights")
-        if weights is None:
-            weights = batch["decoder_target_tokens"] > 0
-        sums = losses.weighted_token_losses(
-            logits, batch["decoder_target_tokens"], weights, z_loss=self.z_loss, label_smoothing=self.label_smoothing
-        )
-        normaliser = losses.loss_normalizer(sums["weight_sum"], self.loss_normalizing_factor)
-        loss = (sums["cross_entropy_sum"] + sums["z_loss_sum"]) / normaliser
-        return loss, sums
+        return token_loss(self._logits(params, batch, dropout_rng), batch, z_loss=self.z_loss,
+                          label_smoothing=self.label_smoothing, loss_normalizing_factor=self.loss_normalizing_factor)
 
     # --- Evaluation.
     def score_batch(self, params: PyTree, batch: Batch) -> jax.Array:
         """float32 [batch] summed log-likelihood of the targets (over `decoder_loss_weights`)."""
-        logits = self._logits(params, batch, None)
-        weights = batch.get("decoder_loss_weights")
-        if weights is None:
-            weights = batch["decoder_target_tokens"] > 0
-        token_scores = losses.token_log_likelihoods(logits, batch["decoder_target_tokens"])
-        return jnp.sum(token_scores * weights.astype(jnp.float32), axis=-1)
+        return sequence_scores(self._logits(params, batch, None), batch)
 
     def _decode_step_fn(self, params: PyTree, encoded: jax.Array, encoder_tokens: jax.Array):
         def tokens_to_logits(tokens, cache):
@@ -190,3 +214,161 @@ class EncoderDecoderModel:
             max_decode_length=decode_length, eos_id=eos_id, rng=rng,
             temperature=0.0 if method == "greedy" else temperature, top_k=top_k,
         )
+
+
+class DecoderOnlyModel:
+    """Loss, scoring and prompted decoding for a decoder-only `Decoder` (t5x's DecoderOnlyModel).
+
+    Batches are seqio.DecoderFeatureConverter's (PrefixLMFeatureConverter when the task has
+    inputs), all int32 [batch, length], padding at the end of each row:
+      decoder_input_tokens      what the network reads: inputs then targets, shifted right by one
+                                (position 0 holds the converter's bos_id)
+      decoder_target_tokens     what it predicts at each position
+      decoder_loss_weights      1 where the loss counts (only the targets, with the
+                                converter's default loss_on_targets_only); else targets > 0
+      decoder_segment_ids, decoder_positions   packing (optional)
+      decoder_causal_attention  1 over the prompt, i.e. the inputs and the one position after
+                                them, where the first target is predicted. Needed by
+                                `predict_batch`, and by training with
+                                `inputs_bidirectional_attention` (the prefix LM of Raffel et al.
+                                2020, Sec. 3.2.1); otherwise attention is causal everywhere.
+    """
+
+    FEATURE_CONVERTER_CLS = _SeqioFeatureConverter("DecoderFeatureConverter")
+
+    def __init__(self, module: Decoder, vocabulary: seqio.Vocabulary, z_loss: float = 1e-4, label_smoothing: float = 0.0,
+                 loss_normalizing_factor: Optional[float] = None, inputs_bidirectional_attention: bool = False):
+        """
+        Args:
+          module: the network.
+          vocabulary: the seqio vocabulary of inputs and targets (one, as t5x's DecoderOnlyModel).
+          z_loss, label_smoothing, loss_normalizing_factor: as EncoderDecoderModel.
+          inputs_bidirectional_attention: the prompt attends bidirectionally (prefix LM), from
+            `decoder_causal_attention`; False (the default, as Llama / Qwen2 were trained): causal.
+        """
+        check_vocabulary_sizes({"vocabulary": vocabulary}, module.config.vocab_size, "DecoderConfig")
+        self.module = module
+        self.input_vocabulary = vocabulary
+        self.output_vocabulary = vocabulary
+        self.z_loss = z_loss
+        self.label_smoothing = label_smoothing
+        self.loss_normalizing_factor = loss_normalizing_factor
+        self.inputs_bidirectional_attention = inputs_bidirectional_attention
+
+    # --- Initialisation.
+    def get_initial_variables(self, rng: jax.Array, input_shapes: Mapping[str, tuple],
+                              input_types: Optional[Mapping[str, Any]] = None) -> PyTree:
+        """{"params": boxed (nn.LogicallyPartitioned) tree} for batches of `input_shapes`."""
+        if "decoder_input_tokens" not in input_shapes:
+            raise KeyError(f"get_initial_variables: input_shapes lacks 'decoder_input_tokens'; got {sorted(input_shapes)}")
+        dtype = (input_types or {}).get("decoder_input_tokens", jnp.int32)
+        tokens = jnp.ones(input_shapes["decoder_input_tokens"], dtype)
+        variables = self.module.init({"params": rng, "dropout": rng}, tokens, enable_dropout=False)
+        return {"params": variables["params"]}
+
+    # --- Training.
+    def _causal_attention(self, batch: Batch) -> Optional[jax.Array]:
+        if not self.inputs_bidirectional_attention:
+            return None
+        if "decoder_causal_attention" not in batch:
+            raise KeyError(
+                "inputs_bidirectional_attention needs the batch key 'decoder_causal_attention' (has "
+                f"{sorted(batch)}): use tasks with 'inputs' and seqio.DecoderFeatureConverter"
+            )
+        return batch["decoder_causal_attention"]
+
+    def _logits(self, params: PyTree, batch: Batch, dropout_rng: Optional[jax.Array]) -> jax.Array:
+        missing = [k for k in ("decoder_input_tokens", "decoder_target_tokens") if k not in batch]
+        if missing:
+            raise KeyError(f"batch lacks {missing} (has {sorted(batch)}): use seqio.DecoderFeatureConverter")
+        rngs = {"dropout": dropout_rng} if dropout_rng is not None else None
+        return self.module.apply(
+            {"params": params}, batch["decoder_input_tokens"], batch.get("decoder_segment_ids"),
+            batch.get("decoder_positions"), self._causal_attention(batch), enable_dropout=dropout_rng is not None,
+            rngs=rngs,
+        )
+
+    def loss_fn(self, params: PyTree, batch: Batch, dropout_rng: Optional[jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """(loss to differentiate, raw sums), as `EncoderDecoderModel.loss_fn` (see `token_loss`)."""
+        return token_loss(self._logits(params, batch, dropout_rng), batch, z_loss=self.z_loss,
+                          label_smoothing=self.label_smoothing, loss_normalizing_factor=self.loss_normalizing_factor)
+
+    # --- Evaluation.
+    def score_batch(self, params: PyTree, batch: Batch) -> jax.Array:
+        """float32 [batch] summed log-likelihood of the targets (over `decoder_loss_weights`)."""
+        return sequence_scores(self._logits(params, batch, None), batch)
+
+    def _prompted_step_fn(self, params: PyTree, last_prompt_tokens: jax.Array, budgets: jax.Array, eos_id: int):
+        """`decoding`'s one-token step, continuing each row's prompt.
+
+        The state is {"cache", "step"}. `decoding` feeds T5's start token 0 at step 0: a prompted
+        row reads its last prompt token there instead (its logits give the first prediction).
+        A row whose cache is full (step == its budget) is given EOS, which ends it; the token is
+        cut from the output.
+        """
+
+        def tokens_to_logits(tokens, state):
+            step = state["step"]
+            tokens = jnp.where(step == 0, last_prompt_tokens[:, None], tokens)
+            logits, mutated = self.module.apply(
+                {"params": params, "cache": state["cache"]}, tokens, enable_dropout=False, decode=True, mutable=["cache"],
+            )
+            logits = logits[:, -1, :]
+            eos_only = jnp.where(jnp.arange(logits.shape[-1]) == eos_id, 0.0, decoding.NEG_INF)
+            logits = jnp.where((step >= budgets)[:, None], eos_only, logits)
+            return logits, {"cache": mutated["cache"], "step": step + 1}
+
+        return tokens_to_logits
+
+    def predict_batch(self, params: PyTree, batch: Batch, rng: Optional[jax.Array] = None, *,
+                      method: decoding.DecodeMethod = "greedy", num_beams: int = 4, alpha: float = 0.6, temperature: float = 1.0, top_k: int = 0) -> jax.Array:
+        """int32 [batch, length] continuations of each row's prompt (t5x's layout, prefix removed).
+
+        The prompt of a row is its `decoder_input_tokens` where `decoder_causal_attention` is 1
+        (P tokens). It is run once to fill the key/value cache (prefill), then tokens are decoded
+        one at a time from position P - 1 on, until EOS or the end of the row: at most
+        length - P + 1 tokens (the cache holds `length` positions).
+
+        Args:
+          params: plain parameter tree.
+          batch: needs "decoder_input_tokens" and "decoder_causal_attention".
+          rng, method, num_beams, alpha, temperature, top_k: as EncoderDecoderModel.predict_batch.
+        Returns:
+          tokens, column 0 being the first predicted one, EOS kept, zeros after it.
+        """
+        decoding.check_method(method, "predict_batch(method)")
+        if "decoder_causal_attention" not in batch:
+            raise KeyError(
+                f"predict_batch needs 'decoder_causal_attention' to find each row's prompt (batch has {sorted(batch)}): "
+                "convert tasks with 'inputs' using seqio.DecoderFeatureConverter"
+            )
+        eos_id = self.output_vocabulary.eos_id
+        if eos_id is None:
+            raise ValueError("predict_batch needs an EOS id: the model's vocabulary has none (give the tokenizer an eos_token)")
+        tokens = jnp.asarray(batch["decoder_input_tokens"], jnp.int32)
+        in_prompt = jnp.asarray(batch["decoder_causal_attention"]) > 0
+        batch_size, length = tokens.shape
+        prompt = jnp.where(in_prompt, tokens, 0)
+        prompt_lengths = jnp.maximum(jnp.sum(in_prompt, axis=1), 1).astype(jnp.int32)
+        _, variables = self.module.apply(
+            {"params": params}, prompt,
+            decoder_causal_attention=in_prompt.astype(jnp.int32) if self.inputs_bidirectional_attention else None,
+            enable_dropout=False, prefill=True, prefill_lengths=prompt_lengths, mutable=["cache"],
+        )
+        last_prompt_tokens = jnp.take_along_axis(prompt, prompt_lengths[:, None] - 1, axis=1)[:, 0]
+        budgets = length - prompt_lengths + 1
+        rows = num_beams if method == "beam_search" else 1
+        # Beam j of example b is row b * rows + j, as decoding.beam_search lays its cache out.
+        per_row = lambda x: jnp.repeat(x, rows, axis=0)  # noqa: E731
+        state = {"cache": jax.tree_util.tree_map(per_row, variables["cache"]), "step": jnp.zeros((), jnp.int32)}
+        step_fn = self._prompted_step_fn(params, per_row(last_prompt_tokens), per_row(budgets), eos_id)
+        if method == "beam_search":
+            seqs, _ = decoding.beam_search(step_fn, state, batch_size=batch_size, beam_size=num_beams,
+                                           max_decode_length=length, eos_id=eos_id, alpha=alpha)
+            seqs = seqs[:, 0, :]
+        else:
+            seqs = decoding.temperature_sample(
+                step_fn, state, batch_size=batch_size, max_decode_length=length, eos_id=eos_id, rng=rng,
+                temperature=0.0 if method == "greedy" else temperature, top_k=top_k,
+            )
+        return jnp.where(jnp.arange(length)[None, :] < budgets[:, None], seqs, 0)
