@@ -33,6 +33,17 @@ byte_vocabulary = _register(vocabularies.byte_vocabulary, "byte_vocabulary", "vo
 sentencepiece_vocabulary = _register(vocabularies.sentencepiece_vocabulary, "sentencepiece_vocabulary", "vocabularies")
 _register(seqio.EncDecFeatureConverter, "EncDecFeatureConverter", "seqio")
 
+# Decoder-only models (Llama / Qwen2, gin/models/decoder/*.gin), under t5x's names.
+from flan_jax.models import decoder as _decoder  # noqa: E402
+
+DecoderConfig = _register(_decoder.DecoderConfig, "DecoderConfig", "network")
+Llama3RopeScaling = _register(_decoder.Llama3RopeScaling, "Llama3RopeScaling", "network")
+Decoder = _register(_decoder.Decoder, "Decoder", "network")
+DecoderOnlyModel = _register(models_lib.DecoderOnlyModel, "DecoderOnlyModel", "models")
+hf_tokenizer_vocabulary = _register(vocabularies.hf_tokenizer_vocabulary, "hf_tokenizer_vocabulary", "vocabularies")
+_register(seqio.DecoderFeatureConverter, "DecoderFeatureConverter", "seqio")
+# --- end of the decoder-only block.
+
 # Data and checkpoint option groups (t5x keeps both in `utils`).
 DatasetConfig = _register(pipeline.DatasetConfig, "DatasetConfig", "utils")
 CheckpointConfig = _register(checkpoints.CheckpointConfig, "CheckpointConfig", "utils")
