@@ -1,7 +1,10 @@
-"""Training throughput: our jitted train step vs Hugging Face T5 (PyTorch eager), same setup.
+"""Training throughput: our jitted train step vs Hugging Face (PyTorch eager), same setup.
 
-Both sides train the same T5 v1.1 architecture (dimensions from gin/models/t5_1_1/<model>.gin)
-on the same random full-length batches with Adafactor (ours: optax with t5x settings, the exact
+Both sides train the same architecture, T5 v1.1 (`--family t5`, the default: dimensions from
+gin/models/t5_1_1/<model>.gin, peer `T5ForConditionalGeneration`) or a Llama / Qwen2 decoder
+(`--family decoder`: gin/models/decoder/<model>.gin, or `--model 100m`, a ~100M Llama defined
+here; peer `LlamaForCausalLM`, `Qwen2ForCausalLM` for q/k/v biases, with transformers' default
+attention), on the same random full-length batches with Adafactor (ours: optax with t5x settings, the exact
 `flan_jax.train.steps.jit_train_step` that training runs; peer:
 `transformers.optimization.Adafactor` with parameter scaling and a fixed learning rate), no
 dropout. `--dtype bfloat16` runs activations in bfloat16 with float32 parameters on both sides
@@ -15,13 +18,23 @@ GFLOP/s (XLA's cost analysis of the compiled step), and a last `RESULT {json}` l
 own, to show where a difference comes from; `--products` times every matrix product of our
 compiled step alone (XLA and torch, benchmarks/matmul_rate.py), the floor under our step.
 
+A decoder row holds a prefix-LM example, inputs then targets (input_len + target_len tokens),
+with the loss on the targets only (both sides), so a row is as many tokens as a T5 example. For
+decoders the script also prints MFU: analytic model FLOPs (6 x matrix parameters per token, the
+output projection included, plus 12 x layers x heads x head_dim x length per token for attention,
+as PaLM's Appendix B counts them) over step time, against the device's peak: a table for known
+GPUs, on a CPU the best rate of one large XLA matrix product measured here (`--peak_tflops`
+overrides either).
+
 Needs jax, flax, optax (and torch + transformers for the peer), not seqio or TensorFlow, so it
 also runs on accelerator machines without them (see benchmarks/gpu_suite.py).
 
     python benchmarks/train_throughput.py --model tiny --batch 32 --input_len 128 --target_len 32
     python benchmarks/train_throughput.py --model small --batch 8 --input_len 256 --target_len 64 --steps 3
+    python benchmarks/train_throughput.py --family decoder --model 100m --batch 8 --input_len 192 --target_len 64
 """
 import argparse
+import ast
 import json
 import os
 import pathlib
@@ -46,7 +59,8 @@ def cpu_devices() -> int:
 
 def parse_flags(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["tiny", "small", "base", "large"], default="tiny")
+    parser.add_argument("--family", choices=["t5", "decoder"], default="t5", help="T5 v1.1 or a Llama / Qwen2 decoder")
+    parser.add_argument("--model", default="tiny", help=f"t5: {', '.join(T5_MODELS)}; decoder: {', '.join(DECODER_MODELS)}")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--input_len", type=int, default=128)
     parser.add_argument("--target_len", type=int, default=32)
@@ -77,23 +91,55 @@ def parse_flags(argv):
         help="also time every matrix product of our compiled step alone, in XLA and in torch (matmul_rate.py): "
         "what the step would take if nothing but its products cost time",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--peak_tflops", type=float, default=None,
+        help="the device's peak TFLOP/s for MFU (decoder); default: a table for known GPUs, on a CPU the measured rate "
+        "of one large XLA matrix product",
+    )
+    flags = parser.parse_args(argv)
+    models = T5_MODELS if flags.family == "t5" else DECODER_MODELS
+    if flags.model not in models:
+        parser.error(f"--model {flags.model!r} is not a {flags.family} model: choose one of {', '.join(models)}")
+    return flags
 
 
-def t5_dims(model: str) -> dict:
-    """The `network.T5Config` bindings of gin/models/t5_1_1/<model>.gin (so the benchmark measures
-    what training uses), read without gin: macros such as the dtype are left to the flags."""
-    text = (REPO / "gin" / "models" / "t5_1_1" / f"{model}.gin").read_text()
-    block = re.search(r"^network\.T5Config:\n((?:[ \t]+.*\n?)+)", text, re.M)
+T5_MODELS = ("tiny", "small", "base", "large")
+DECODER_MODELS = ("tiny", "100m", "llama3_2_1b", "qwen2_5_0_5b", "qwen2_5_1_5b")
+# A ~100M-parameter Llama (100,092,672 with its tied 32,000-row embedding), sized like the small
+# open models (SmolLM-135M, Pythia-160M): 12 layers of 768, 12 query / 4 key-value heads.
+DECODER_100M = dict(vocab_size=32000, emb_dim=768, num_heads=12, num_kv_heads=4, num_layers=12, head_dim=64,
+                    mlp_dim=2048, rope_theta=10000.0, tie_word_embeddings=True, layer_norm_epsilon=1e-5)
+
+
+def gin_dims(path: pathlib.Path, configurable: str) -> dict:
+    """The literal bindings of `configurable`'s block in a gin file (so the benchmark measures what
+    training uses), read without gin: macros such as the dtype are left to the flags, and a
+    reference `@network.X()` is read from X's own block."""
+    text = path.read_text()
+    block = re.search(rf"^{re.escape(configurable)}:\n((?:[ \t]+.*\n?)+)", text, re.M)
     if block is None:
-        raise ValueError(f"gin/models/t5_1_1/{model}.gin has no 'network.T5Config:' block")
+        raise ValueError(f"{path} has no '{configurable}:' block")
     dims = {}
     for line in block.group(1).splitlines():
         name, _, value = line.split("#")[0].partition("=")
-        value = value.strip()
-        if value and not value.startswith("%"):
-            dims[name.strip()] = json.loads(value) if value[0].isdigit() else value
+        name, value = name.strip(), value.strip()
+        if value.startswith("@"):
+            dims[name] = gin_dims(path, value[1:].removesuffix("()"))
+        elif value and not value.startswith("%"):
+            dims[name] = ast.literal_eval(value)
     return dims
+
+
+def t5_dims(model: str) -> dict:
+    """The `network.T5Config` bindings of gin/models/t5_1_1/<model>.gin."""
+    return gin_dims(REPO / "gin" / "models" / "t5_1_1" / f"{model}.gin", "network.T5Config")
+
+
+def decoder_dims(model: str) -> dict:
+    """The `network.DecoderConfig` bindings of gin/models/decoder/<model>.gin, or DECODER_100M."""
+    if model == "100m":
+        return dict(DECODER_100M)
+    return gin_dims(REPO / "gin" / "models" / "decoder" / f"{model}.gin", "network.DecoderConfig")
 
 
 def random_batch(vocab_size: int, batch: int, input_len: int, target_len: int, seed: int = 0):
@@ -112,18 +158,84 @@ def random_batch(vocab_size: int, batch: int, input_len: int, target_len: int, s
     }
 
 
+def prefix_lm_batch(t5_batch: dict) -> dict:
+    """The same examples as decoder-only rows (seqio.PrefixLMFeatureConverter's layout): inputs
+    then targets, shifted right by one, the loss on the targets only."""
+    import numpy as np
+
+    inputs, targets = t5_batch["encoder_input_tokens"], t5_batch["decoder_target_tokens"]
+    rows = np.concatenate([inputs, targets], axis=1)
+    weights = np.concatenate([np.zeros_like(inputs), np.ones_like(targets)], axis=1)
+    shifted = np.concatenate([np.zeros((rows.shape[0], 1), np.int32), rows[:, :-1]], axis=1)
+    return {"decoder_input_tokens": shifted, "decoder_target_tokens": rows, "decoder_loss_weights": weights}
+
+
+def decoder_config(dims: dict, dtype: str):
+    from flan_jax.models import decoder
+
+    rope_scaling = dims.get("rope_scaling")
+    return decoder.DecoderConfig(**{**dims, "rope_scaling": rope_scaling and decoder.Llama3RopeScaling(**rope_scaling)},
+                                 dropout_rate=0.0, dtype=dtype)
+
+
+def our_model(dims: dict, flags):
+    """EncoderDecoderModel or DecoderOnlyModel, as the gin files build them."""
+    from flan_jax.models import model as models_lib
+
+    # The model reads only the vocabularies' size and EOS id; seqio's would import TensorFlow.
+    vocabulary = types.SimpleNamespace(vocab_size=dims["vocab_size"], eos_id=1)
+    if flags.family == "decoder":
+        from flan_jax.models import decoder
+
+        return models_lib.DecoderOnlyModel(decoder.Decoder(decoder_config(dims, flags.dtype)), vocabulary)
+    from flan_jax.models import t5
+
+    config = t5.T5Config(**dims, dropout_rate=0.0, dtype=flags.dtype)
+    return models_lib.EncoderDecoderModel(t5.Transformer(config=config), vocabulary, vocabulary)
+
+
+def decoder_train_flop(dims: dict, rows: int, length: int) -> float:
+    """Analytic FLOPs of one training step (PaLM, Chowdhery et al. 2022, Appendix B): 6 per matrix
+    parameter per token (forward 2, backward 4; the output projection counts even when tied) plus
+    12 x layers x heads x head_dim x length per token for the attention products."""
+    emb, heads, kv_heads, head_dim = dims["emb_dim"], dims["num_heads"], dims["num_kv_heads"], dims["head_dim"]
+    per_layer = 2 * emb * heads * head_dim + 2 * emb * kv_heads * head_dim + 3 * emb * dims["mlp_dim"]
+    matrix_params = dims["num_layers"] * per_layer + dims["vocab_size"] * emb
+    tokens = rows * length
+    return 6.0 * matrix_params * tokens + 12.0 * dims["num_layers"] * heads * head_dim * length * tokens
+
+
+# Dense peak rates (FLOP/s) by device kind; float32 products run as TF32 (JAX's default precision).
+_GPU_PEAKS = {"H100": {"bfloat16": 989e12, "float32": 494.5e12}, "H200": {"bfloat16": 989e12, "float32": 494.5e12},
+              "A100": {"bfloat16": 312e12, "float32": 156e12}}
+
+
+def peak_flops(flags) -> tuple[float | None, str]:
+    """(peak FLOP/s, where it comes from) for MFU."""
+    import jax
+
+    if flags.peak_tflops:
+        return flags.peak_tflops * 1e12, "--peak_tflops"
+    kind = jax.devices()[0].device_kind
+    for name, rates in _GPU_PEAKS.items():
+        if name in kind:
+            return rates[flags.dtype], f"{name} dense {flags.dtype} peak"
+    if jax.default_backend() != "cpu":
+        return None, f"unknown peak for {kind} (pass --peak_tflops)"
+    import matmul_rate
+
+    n = 2048
+    product = matmul_rate.Product((n, n), (n, n), (1,), (0,), dtype=flags.dtype)
+    return product.flop / matmul_rate.xla_seconds(product, 5), f"one {n}^3 {flags.dtype} XLA product on this CPU, measured"
+
+
 def our_step(dims: dict, batch, flags):
     """(run one step and wait, the compiled step, its pieces) for `steps.jit_train_step`."""
     import jax
 
-    from flan_jax.models import model as models_lib
-    from flan_jax.models import t5
     from flan_jax.train import optimizers, partitioning, steps
 
-    config = t5.T5Config(**dims, dropout_rate=0.0, dtype=flags.dtype)
-    # The model reads only the vocabularies' size and EOS id; seqio's would import TensorFlow.
-    vocabulary = types.SimpleNamespace(vocab_size=config.vocab_size, eos_id=1)
-    model = models_lib.EncoderDecoderModel(t5.Transformer(config=config), vocabulary, vocabulary)
+    model = our_model(dims, flags)
     partitioner = partitioning.Partitioner(
         num_partitions=1, devices=jax.devices()[: flags.devices],
         logical_axis_rules=partitioning.standard_logical_axis_rules(fsdp=flags.partitioning == "fsdp"),
@@ -212,12 +324,34 @@ def hf_t5_config(dims: dict):
     )
 
 
+def peer_model_and_loss(dims: dict, batch, flags, device):
+    """(transformers model, its loss closure) for our architecture and batch."""
+    import torch
+    import transformers
+
+    tensor = lambda key: torch.from_numpy(batch[key]).long().to(device)  # noqa: E731
+    if flags.family == "decoder":
+        from flan_jax.convert import hf_decoder
+
+        config = dict(hf_decoder.hf_config(decoder_config(dims, flags.dtype)), attention_dropout=0.0)
+        del config["architectures"]
+        model = transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.for_model(**config))
+        inputs = tensor("decoder_input_tokens")
+        # transformers predicts labels[t + 1] at position t: ours predicts targets[t] there.
+        targets = torch.where(tensor("decoder_loss_weights") > 0, tensor("decoder_target_tokens"), -100)
+        labels = torch.cat([torch.full_like(targets[:, :1], -100), targets[:, :-1]], dim=1)
+        return model, lambda: model(input_ids=inputs, labels=labels).loss
+    hf_config = hf_t5_config(dims)
+    model = transformers.T5ForConditionalGeneration(hf_config)
+    inputs, labels, decoder_inputs = tensor("encoder_input_tokens"), tensor("decoder_target_tokens"), tensor("decoder_input_tokens")
+    return model, lambda: model(input_ids=inputs, decoder_input_ids=decoder_inputs, labels=labels).loss
+
+
 def peer_step(dims: dict, batch, flags):
-    """Run one step of transformers' T5ForConditionalGeneration (eager PyTorch) and wait."""
+    """Run one step of the transformers model (eager PyTorch) and wait."""
     import contextlib
 
     import torch
-    import transformers
     from transformers.optimization import Adafactor
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -226,11 +360,9 @@ def peer_step(dims: dict, batch, flags):
     # JAX's default float32 matmul precision on GPUs is TF32; "high" is torch's name for it.
     torch.set_float32_matmul_precision("high" if flags.matmul_precision == "default" else "highest")
     torch.manual_seed(0)
-    hf_config = hf_t5_config(dims)
-    model = transformers.T5ForConditionalGeneration(hf_config).to(device).train()
+    model, loss = peer_model_and_loss(dims, batch, flags, device)
+    model = model.to(device).train()
     optimizer = Adafactor(model.parameters(), lr=1e-3, scale_parameter=True, relative_step=False, warmup_init=False)
-    tensor = lambda key: torch.from_numpy(batch[key]).long().to(device)  # noqa: E731
-    inputs, labels, decoder_inputs = tensor("encoder_input_tokens"), tensor("decoder_target_tokens"), tensor("decoder_input_tokens")
     autocast = (
         (lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16))
         if flags.dtype == "bfloat16" else contextlib.nullcontext
@@ -238,7 +370,7 @@ def peer_step(dims: dict, batch, flags):
 
     def forward():
         with autocast():
-            return model(input_ids=inputs, decoder_input_ids=decoder_inputs, labels=labels).loss
+            return loss()
 
     def wait(loss):
         if device.type == "cuda":
@@ -266,7 +398,8 @@ def peer_step(dims: dict, batch, flags):
         wait(next(model.parameters()).sum())
 
     parts = {"forward": lambda: wait(forward()), "forward + backward": forward_backward, "optimizer update": update}
-    return run, device, (parts if flags.breakdown else {})
+    name = f"{type(model).__name__}" + (f", {model.config._attn_implementation} attention" if flags.family == "decoder" else "")
+    return run, (device, name), (parts if flags.breakdown else {})
 
 
 def time_alternately(runs: dict, steps: int, warmup: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -321,16 +454,22 @@ def main(argv=None) -> int:
         jax.config.update("jax_default_matmul_precision", "highest")
     if flags.devices is None:
         flags.devices = default_devices(flags.batch)
-    dims = t5_dims(flags.model)
+    dims = t5_dims(flags.model) if flags.family == "t5" else decoder_dims(flags.model)
     batch = random_batch(dims["vocab_size"], flags.batch, flags.input_len, flags.target_len)
     tokens = batch["encoder_input_tokens"].size + batch["decoder_target_tokens"].size
+    if flags.family == "t5":
+        described = (f"T5 1.1 {flags.model} (emb {dims['emb_dim']}, {dims['num_encoder_layers']}+{dims['num_decoder_layers']} "
+                     f"layers, vocab {dims['vocab_size']})")
+    else:
+        batch = prefix_lm_batch(batch)
+        described = (f"Decoder {flags.model} (emb {dims['emb_dim']}, {dims['num_layers']} layers, {dims['num_heads']}/"
+                     f"{dims['num_kv_heads']} heads, vocab {dims['vocab_size']}, rows of inputs + targets)")
     print(
-        f"T5 1.1 {flags.model} (emb {dims['emb_dim']}, {dims['num_encoder_layers']}+{dims['num_decoder_layers']} layers, "
-        f"vocab {dims['vocab_size']}), {flags.dtype}, batch {flags.batch}, lengths {flags.input_len}/{flags.target_len}, "
+        f"{described}, {flags.dtype}, batch {flags.batch}, lengths {flags.input_len}/{flags.target_len}, "
         f"{flags.steps} timed steps per side, jax {jax.__version__} on {jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores",
         flush=True,
     )
-    runs, result = {}, {"model": flags.model, "dtype": flags.dtype, "batch": flags.batch,
+    runs, result = {}, {"family": flags.family, "model": flags.model, "dtype": flags.dtype, "batch": flags.batch,
                         "input_len": flags.input_len, "target_len": flags.target_len, "tokens_per_step": tokens}
     if flags.side in ("both", "ours"):
         runs["ours"], compiled, our_pieces = our_step(dims, batch, flags)
@@ -349,8 +488,10 @@ def main(argv=None) -> int:
         )
     if "peer" in seconds:
         result.update(peer_tokens_per_s=tokens / seconds["peer"], peer_ms=seconds["peer"] * 1e3)
+        peer_device, peer_name = peer_device
         where = f"{flags.threads} threads" if peer_device.type == "cpu" else peer_device.type
-        print(f"HF T5 (PyTorch eager, {where}): {result['peer_tokens_per_s']:10.0f} tokens/s  {result['peer_ms']:8.1f} ms/step")
+        print(f"HF {peer_name} (PyTorch eager, {where}): {result['peer_tokens_per_s']:10.0f} tokens/s  "
+              f"{result['peer_ms']:8.1f} ms/step")
     if len(seconds) == 2:
         result["ratio"] = seconds["peer"] / seconds["ours"]
         per_step = [p / o for o, p in zip(times["ours"], times["peer"])]
@@ -358,6 +499,16 @@ def main(argv=None) -> int:
         print(f"ratio flan-jax / HF: {result['ratio']:.2f}x (median steps; per-step pairs {min(per_step):.2f}-{max(per_step):.2f}x); "
               f"by process CPU time per step {result['cpu_ratio']:.2f}x ({statistics.median(cpu['ours']) * 1e3:.0f} vs "
               f"{statistics.median(cpu['peer']) * 1e3:.0f} ms)")
+    result["spread_ms"] = {name: [min(values) * 1e3, max(values) * 1e3] for name, values in times.items()}
+    if flags.family == "decoder":
+        result["analytic_gflop_per_step"] = analytic = decoder_train_flop(dims, flags.batch, flags.input_len + flags.target_len) / 1e9
+        peak, source = peak_flops(flags)
+        result.update(peak_tflops=peak and peak / 1e12, peak_source=source)
+        for name, step_seconds in seconds.items():
+            achieved = analytic * 1e9 / step_seconds
+            result[f"{name}_mfu"] = mfu = peak and achieved / peak
+            print(f"MFU {name}: {achieved / 1e9:8.1f} GFLOP/s analytic ({analytic:.1f} GFLOP/step)"
+                  + (f" = {100 * mfu:.1f}% of {peak / 1e9:.0f} GFLOP/s ({source})" if peak else f"; {source}"))
     if flags.breakdown:
         result["breakdown_ms"] = print_breakdown(
             our_pieces if "ours" in runs else {}, peer_pieces if "peer" in runs else {}, flags

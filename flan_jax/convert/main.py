@@ -2,7 +2,7 @@
 
   flan-jax convert from-hf google/flan-t5-small-dir --output ckpts/flan_t5_small
       writes ckpts/flan_t5_small/params (orbax; use it as INITIAL_CHECKPOINT_PATH) and prints the
-      `network.T5Config` gin bindings that match it.
+      `network.T5Config` gin bindings that match it (`network.DecoderConfig` for Llama / Qwen2).
   flan-jax convert from-t5x gs://t5-data/pretrained_models/t5x/flan_t5_small/checkpoint_1198000 --output ckpts/flan_t5_small
       the same from a t5x checkpoint directory (msgpack `checkpoint` + zarr arrays); the
       optimizer state is left out.
@@ -20,16 +20,26 @@ from typing import Sequence
 import orbax.checkpoint as ocp
 
 from flan_jax.convert import hf, t5x
-from flan_jax.models import t5
+from flan_jax.models import decoder, t5
 from flan_jax.train import checkpoints
 
 
-def gin_bindings(config: t5.T5Config) -> str:
-    """`network.T5Config.<field> = <value>` lines for a config (paste into a gin file)."""
-    return "\n".join(f"network.T5Config.{f.name} = {getattr(config, f.name)!r}" for f in dataclasses.fields(config))
+def gin_bindings(config: t5.T5Config | decoder.DecoderConfig) -> str:
+    """`network.<Config>.<field> = <value>` lines for a config (paste into a gin file); a nested
+    config (DecoderConfig.rope_scaling) is bound by reference, then its own fields."""
+    lines, nested = [], []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            nested.append(gin_bindings(value))
+            value = f"@network.{type(value).__name__}()"
+        else:
+            value = repr(value)
+        lines.append(f"network.{type(config).__name__}.{field.name} = {value}")
+    return "\n".join(lines + nested)
 
 
-def from_hf_command(model_dir: str, output: str, dtype: str = "float32") -> t5.T5Config:
+def from_hf_command(model_dir: str, output: str, dtype: str = "float32") -> t5.T5Config | decoder.DecoderConfig:
     """Converts `model_dir` into an orbax checkpoint at `output/params`; returns the config."""
     model, params = hf.from_hf(model_dir, dtype=dtype)
     checkpoints.save_params(os.path.abspath(output), params)

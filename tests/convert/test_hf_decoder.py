@@ -181,3 +181,13 @@ def test_missing_or_misshapen_tensors_are_named(checkpoint):
     with pytest.raises(KeyError, match=name):
         hf_decoder.params_from_hf(tensors, ours.module.config)
     assert isinstance(ours.module, decoder.Decoder)
+
+
+def test_convert_prints_gin_bindings_that_rebuild_the_config(checkpoint, fresh_gin):
+    import gin
+
+    from flan_jax.convert import main as convert_main
+
+    _, _, _, ours, _ = checkpoint
+    gin.parse_config(convert_main.gin_bindings(ours.module.config))
+    assert gin.get_configurable("network.DecoderConfig")() == ours.module.config
