@@ -1,8 +1,9 @@
-"""EncoderDecoderModel and DecoderOnlyModel: the model contract over (params, batch), apart from the network.
+"""EncoderDecoderModel and DecoderOnlyModel: the model contract over (params, batch).
 
-As t5x's `models.EncoderDecoderModel` / `DecoderOnlyModel`: the trainer calls `loss_fn`, the evaluator calls
-`predict_batch` and `score_batch`, and the feature converter that produces their batches is
-`FEATURE_CONVERTER_CLS`. The model owns no optimizer and no parameters.
+As t5x's `models.EncoderDecoderModel` and `DecoderOnlyModel`, apart from the network: the
+trainer calls `loss_fn`, the evaluator calls `predict_batch` and `score_batch`, and the feature
+converter that produces their batches is `FEATURE_CONVERTER_CLS`. Both share one loss
+(`token_loss`) and one score (`sequence_scores`). A model owns no optimizer and no parameters.
 """
 from __future__ import annotations
 
