@@ -326,7 +326,7 @@ class DecoderOnlyModel:
         """int32 [batch, length] continuations of each row's prompt (t5x's layout, prefix removed).
 
         The prompt of a row is its `decoder_input_tokens` where `decoder_causal_attention` is 1
-        (P tokens). It is run once to fill the key/value cache (prefill), then tokens are decoded
+        (P tokens, from the row's start: rows are not packed, as for t5x's predict_batch). It is run once to fill the key/value cache (prefill), then tokens are decoded
         one at a time from position P - 1 on, until EOS or the end of the row: at most
         length - P + 1 tokens (the cache holds `length` positions).
 

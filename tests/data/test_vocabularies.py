@@ -1,6 +1,7 @@
 """TokenizerVocabulary: a Hugging Face tokenizer.json as a seqio vocabulary (round trips, EOS,
 special tokens from the tokenizer's config, TensorFlow ops, equality, bad files)."""
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -37,6 +38,9 @@ def test_special_ids_come_from_the_tokenizer_config(vocabulary, tokenizer_dir):
     other = vocabularies.hf_tokenizer_vocabulary(str(tokenizer_dir / "tokenizer.json"), eos_token="<|pad|>")
     assert other.eos_id == 0 and other != vocabulary
     assert vocabularies.hf_tokenizer_vocabulary(str(tokenizer_dir)) == vocabulary
+    # seqio's Beam caching and tf.data workers pickle vocabularies.
+    copy = pickle.loads(pickle.dumps(vocabulary))
+    assert copy == vocabulary and copy.encode(TEXTS[0]) == vocabulary.encode(TEXTS[0])
 
 
 def test_without_a_config_pad_is_seqio_zero_and_there_is_no_eos(make_hf_tokenizer, tmp_path):

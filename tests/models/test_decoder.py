@@ -50,14 +50,16 @@ def test_rotary_logits_depend_only_on_relative_position():
     q, k = (jnp.asarray(rng.normal(size=(1, 1, 1, 8)), jnp.float32) for _ in range(2))
     inv_freq = decoder.rope_inverse_frequencies(8, 100.0)
 
+    def rotate(x, position):
+        return decoder.apply_rope(x, *decoder.rotary_tables(jnp.array([[position]]), inv_freq, jnp.float32))
+
     def score(m, n):
-        rotate = lambda x, pos: decoder.apply_rope(x, jnp.array([[pos]]), inv_freq)  # noqa: E731
         return float(jnp.sum(rotate(q, m) * rotate(k, n)))
 
     assert score(5, 2) == pytest.approx(score(13, 10), rel=1e-5)
     assert score(5, 2) != pytest.approx(score(5, 3), rel=1e-3)
     # Rotation keeps norms.
-    np.testing.assert_allclose(jnp.linalg.norm(decoder.apply_rope(q, jnp.array([[7]]), inv_freq)), jnp.linalg.norm(q), rtol=1e-6)
+    np.testing.assert_allclose(jnp.linalg.norm(rotate(q, 7)), jnp.linalg.norm(q), rtol=1e-6)
 
 
 def test_llama3_scaling_keeps_high_and_divides_low_frequencies():
