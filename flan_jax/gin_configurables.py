@@ -14,6 +14,7 @@ import seqio
 from flan_jax.data import pipeline, vocabularies
 from flan_jax.eval import evaluator, jobs
 from flan_jax.experiments import grid
+from flan_jax.models import decoder as decoder_lib
 from flan_jax.models import model as models_lib
 from flan_jax.models import t5
 from flan_jax.train import checkpoints, optimizers, partitioning, trainer
@@ -34,15 +35,12 @@ sentencepiece_vocabulary = _register(vocabularies.sentencepiece_vocabulary, "sen
 _register(seqio.EncDecFeatureConverter, "EncDecFeatureConverter", "seqio")
 
 # Decoder-only models (Llama / Qwen2, gin/models/decoder/*.gin), under t5x's names.
-from flan_jax.models import decoder as _decoder  # noqa: E402
-
-DecoderConfig = _register(_decoder.DecoderConfig, "DecoderConfig", "network")
-Llama3RopeScaling = _register(_decoder.Llama3RopeScaling, "Llama3RopeScaling", "network")
-Decoder = _register(_decoder.Decoder, "Decoder", "network")
+DecoderConfig = _register(decoder_lib.DecoderConfig, "DecoderConfig", "network")
+Llama3RopeScaling = _register(decoder_lib.Llama3RopeScaling, "Llama3RopeScaling", "network")
+Decoder = _register(decoder_lib.Decoder, "Decoder", "network")
 DecoderOnlyModel = _register(models_lib.DecoderOnlyModel, "DecoderOnlyModel", "models")
 hf_tokenizer_vocabulary = _register(vocabularies.hf_tokenizer_vocabulary, "hf_tokenizer_vocabulary", "vocabularies")
-_register(seqio.DecoderFeatureConverter, "DecoderFeatureConverter", "seqio")
-# --- end of the decoder-only block.
+_register(seqio.PrefixLMFeatureConverter, "PrefixLMFeatureConverter", "seqio")
 
 # Data and checkpoint option groups (t5x keeps both in `utils`).
 DatasetConfig = _register(pipeline.DatasetConfig, "DatasetConfig", "utils")

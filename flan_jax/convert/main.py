@@ -9,6 +9,9 @@
   flan-jax convert to-hf runs/my_run/checkpoints/2000 --output hf_out [--spm spiece.model]
       writes config.json + model.safetensors that `T5ForConditionalGeneration.from_pretrained`
       loads; the network sizes are read from the parameter shapes.
+  flan-jax convert to-hf runs/my_run --output hf_out --gin_file=models/decoder/tiny.gin
+      the network is the gin file's MODEL (any family; a decoder-only model is written as Llama
+      or Qwen2 with its tokenizer files, for `AutoModelForCausalLM.from_pretrained`).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from typing import Sequence
 
 import orbax.checkpoint as ocp
 
+from flan_jax import gin_flags
 from flan_jax.convert import hf, t5x
 from flan_jax.models import decoder, t5
 from flan_jax.train import checkpoints
@@ -56,12 +60,28 @@ def from_t5x_command(directory: str, output: str, *, dtype: str = "float32", rel
     return config, step
 
 
+def model_from_gin(gin_files: Sequence[str], gin_bindings: Sequence[str] = ()):
+    """The MODEL of model gin files (resolved against '.' and the repository's gin/)."""
+    gin_flags.parse_gin(gin_files, gin_bindings, [".", str(gin_flags.REPO_GIN_DIR)])
+    model = gin_flags.macro("MODEL")
+    if model is None:
+        raise ValueError(f"--gin_file {list(gin_files)} defines no MODEL: pass a model gin file, e.g. models/decoder/tiny.gin")
+    return model.scoped_configurable_fn()
+
+
 def to_hf_command(checkpoint: str, output: str, *, spm: str | None = None,
-                  relative_attention_max_distance: int = 128, layer_norm_epsilon: float = 1e-6) -> t5.T5Config:
-    """Writes the parameters of an orbax checkpoint as a Hugging Face directory; returns the config."""
+                  relative_attention_max_distance: int = 128, layer_norm_epsilon: float = 1e-6,
+                  model=None) -> t5.T5Config | decoder.DecoderConfig:
+    """Writes the parameters of an orbax checkpoint as a Hugging Face directory; returns the config.
+
+    Without `model` the checkpoint is T5, its sizes read from the parameter shapes.
+    """
     params_dir = checkpoints.find_params_directory(os.path.abspath(checkpoint), "the CHECKPOINT argument of to-hf")
     with ocp.StandardCheckpointer() as checkpointer:
         params = checkpointer.restore(params_dir)
+    if model is not None:
+        hf.to_hf(model, params, output)
+        return model.module.config
     config = hf.infer_config(
         params, relative_attention_max_distance=relative_attention_max_distance, layer_norm_epsilon=layer_norm_epsilon
     )
@@ -88,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     to_hf.add_argument("--spm", default=None, help="SentencePiece model to copy beside the weights as spiece.model")
     to_hf.add_argument("--relative_attention_max_distance", type=int, default=128)
     to_hf.add_argument("--layer_norm_epsilon", type=float, default=1e-6)
+    to_hf.add_argument("--gin_file", action="append", default=[],
+                       help="model gin file(s) defining MODEL (required for decoder-only checkpoints)")
+    to_hf.add_argument("--gin_bindings", action="append", default=[], help="gin binding (repeatable)")
     return parser
 
 
@@ -105,9 +128,13 @@ def main(argv: Sequence[str]) -> int:
         print(f"wrote {os.path.join(args.output, checkpoints.PARAMS_ITEM)} (t5x step {step}); gin bindings for this network:")
         print(gin_bindings(config))
     else:
+        model = model_from_gin(args.gin_file, args.gin_bindings) if args.gin_file else None
         config = to_hf_command(
             args.checkpoint, args.output, spm=args.spm,
             relative_attention_max_distance=args.relative_attention_max_distance, layer_norm_epsilon=args.layer_norm_epsilon,
+            model=model,
         )
-        print(f"wrote {args.output} ({config.num_encoder_layers}+{config.num_decoder_layers} layers, d_model {config.emb_dim})")
+        layers = (f"{config.num_encoder_layers}+{config.num_decoder_layers}" if isinstance(config, t5.T5Config)
+                  else config.num_layers)
+        print(f"wrote {args.output} ({layers} layers, d_model {config.emb_dim})")
     return 0

@@ -54,6 +54,17 @@ def unpacked_batch(build: features.Builder, inputs: Sequence[Sequence[int]], tar
     return build([[(i, t)] for i, t in zip(inputs, targets)], batch_size, lengths, False)
 
 
+def prompt_batch(build: features.Builder, inputs: Sequence[Sequence[int]], batch_size: int,
+                 lengths: Mapping[str, int]) -> Batch:
+    """Rows to decode from: each example's inputs and one padding target (id 0).
+
+    The padding target changes nothing in the encoder-decoder layout; in the prefix-LM layout it
+    extends the prompt (`decoder_causal_attention`) to the position that reads the inputs' EOS
+    and predicts the first target, where training put it.
+    """
+    return unpacked_batch(build, inputs, [[0]] * len(inputs), batch_size, lengths)
+
+
 class BatchPlacer(Protocol):
     """Turns this process's rows of a batch into global arrays (`partitioning.Partitioner`)."""
 

@@ -151,8 +151,8 @@ def _predict_texts(model: Model, steps: _Steps, params: Any, encoded: list[list[
     tokens = shard.map(
         lambda batch, index: steps.predict(params, batch, jax.random.fold_in(key, index)),
         [(encoded[row], length) for row, length in zip(order, padded)],
-        lambda chunk, size: batching.unpacked_batch(steps.build, [ids for ids, _ in chunk], [[] for _ in chunk], size,
-                                                    {**lengths, "inputs": chunk[0][1] if chunk else padded[-1]}),
+        lambda chunk, size: batching.prompt_batch(steps.build, [ids for ids, _ in chunk], size,
+                                                  {**lengths, "inputs": chunk[0][1] if chunk else padded[-1]}),
         bar,
     )
     return [batching.decode_tokens(model.output_vocabulary, row) for row in length_buckets.restore(order, tokens)]

@@ -13,7 +13,7 @@ report 2024; Qwen2 technical report 2024), so their checkpoints load unchanged
 - Qwen2's biases on the query, key and value projections (`qkv_bias`);
 - optionally tied input embedding and output projection (`tie_word_embeddings`).
 
-Batches follow t5x's decoder-only layout (seqio's `DecoderFeatureConverter`), [batch, length]:
+Batches follow t5x's decoder-only layout (seqio's `PrefixLMFeatureConverter`), [batch, length]:
 `decoder_input_tokens`, optional `decoder_segment_ids` / `decoder_positions` (packing: attention
 never crosses segments, rotary positions restart per segment) and optional
 `decoder_causal_attention` (prefix-LM: 1 over the inputs prefix, which then attends

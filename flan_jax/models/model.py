@@ -220,8 +220,9 @@ class EncoderDecoderModel:
 class DecoderOnlyModel:
     """Loss, scoring and prompted decoding for a decoder-only `Decoder` (t5x's DecoderOnlyModel).
 
-    Batches are seqio.DecoderFeatureConverter's (PrefixLMFeatureConverter when the task has
-    inputs), all int32 [batch, length], padding at the end of each row:
+    Batches are seqio.PrefixLMFeatureConverter's (t5x's decoder-only layout for tasks with inputs,
+    `flan_jax.data.features.PREFIX_LM` in numpy), all int32 [batch, length], padding at the end of
+    each row:
       decoder_input_tokens      what the network reads: inputs then targets, shifted right by one
                                 (position 0 holds the converter's bos_id)
       decoder_target_tokens     what it predicts at each position
@@ -235,7 +236,10 @@ class DecoderOnlyModel:
                                 2020, Sec. 3.2.1); otherwise attention is causal everywhere.
     """
 
-    FEATURE_CONVERTER_CLS = _SeqioFeatureConverter("DecoderFeatureConverter")
+    # seqio.DecoderFeatureConverter (t5x's choice) is this converter whenever tasks have inputs,
+    # which every instruction task has; naming it directly gives the pipeline and the evaluator
+    # their numpy layout (`features.layout_for`).
+    FEATURE_CONVERTER_CLS = _SeqioFeatureConverter("PrefixLMFeatureConverter")
 
     def __init__(self, module: Decoder, vocabulary: seqio.Vocabulary, z_loss: float = 1e-4, label_smoothing: float = 0.0,
                  loss_normalizing_factor: Optional[float] = None, inputs_bidirectional_attention: bool = False):
@@ -274,14 +278,14 @@ class DecoderOnlyModel:
         if "decoder_causal_attention" not in batch:
             raise KeyError(
                 "inputs_bidirectional_attention needs the batch key 'decoder_causal_attention' (has "
-                f"{sorted(batch)}): use tasks with 'inputs' and seqio.DecoderFeatureConverter"
+                f"{sorted(batch)}): use tasks with 'inputs' and seqio.PrefixLMFeatureConverter"
             )
         return batch["decoder_causal_attention"]
 
     def _logits(self, params: PyTree, batch: Batch, dropout_rng: Optional[jax.Array]) -> jax.Array:
         missing = [k for k in ("decoder_input_tokens", "decoder_target_tokens") if k not in batch]
         if missing:
-            raise KeyError(f"batch lacks {missing} (has {sorted(batch)}): use seqio.DecoderFeatureConverter")
+            raise KeyError(f"batch lacks {missing} (has {sorted(batch)}): use seqio.PrefixLMFeatureConverter")
         rngs = {"dropout": dropout_rng} if dropout_rng is not None else None
         return self.module.apply(
             {"params": params}, batch["decoder_input_tokens"], batch.get("decoder_segment_ids"),
@@ -341,7 +345,7 @@ class DecoderOnlyModel:
         if "decoder_causal_attention" not in batch:
             raise KeyError(
                 f"predict_batch needs 'decoder_causal_attention' to find each row's prompt (batch has {sorted(batch)}): "
-                "convert tasks with 'inputs' using seqio.DecoderFeatureConverter"
+                "convert tasks with 'inputs' using seqio.PrefixLMFeatureConverter"
             )
         eos_id = self.output_vocabulary.eos_id
         if eos_id is None:

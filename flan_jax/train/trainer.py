@@ -109,6 +109,12 @@ def count_truncated(
     return counts
 
 
+def _tokens_read(batch: Mapping[str, np.ndarray]) -> int:
+    """Non-padding tokens of a batch: encoder inputs (T5) plus decoder targets (a prefix LM's
+    targets hold its inputs too)."""
+    return sum(int(np.count_nonzero(batch[key])) for key in ("encoder_input_tokens", "decoder_target_tokens") if key in batch)
+
+
 def _warn_truncation(config: pipeline.DatasetConfig, max_examples: int) -> dict[str, int]:
     counts = count_truncated(config.mixture_or_task_name, config.task_feature_lengths, config.split, max_examples)
     long = {k: v for k, v in counts.items() if k != "examples" and v}
@@ -253,7 +259,7 @@ def train(
     """Trains `model` to step `train_steps`, resuming from MODEL_DIR's checkpoints if there are any.
 
     Args:
-      model: an EncoderDecoderModel (loss_fn over raw sums, get_initial_variables).
+      model: an EncoderDecoderModel or DecoderOnlyModel (loss_fn over raw sums, get_initial_variables).
       partitioner: the mesh and logical axis rules.
       train_dataset: mixture/task, lengths, global batch size, packing.
       learning_rate_schedule: step -> learning rate (also logged).
@@ -357,7 +363,7 @@ def train(
     try:
         for step in range(start_step + 1, train_steps + 1):
             host_batch = next(batches)
-            input_tokens = int(np.count_nonzero(host_batch["encoder_input_tokens"]) + np.count_nonzero(host_batch["decoder_target_tokens"]))
+            input_tokens = _tokens_read(host_batch)
             batch = partitioner.host_local_to_global(host_batch)
             state, metrics = step_fn(state, batch, dropout_rng)
             buffer.add(step, metrics, input_tokens * jax.process_count())

@@ -191,3 +191,27 @@ def test_convert_prints_gin_bindings_that_rebuild_the_config(checkpoint, fresh_g
     _, _, _, ours, _ = checkpoint
     gin.parse_config(convert_main.gin_bindings(ours.module.config))
     assert gin.get_configurable("network.DecoderConfig")() == ours.module.config
+
+
+def test_convert_commands_round_trip_with_a_model_gin_file(checkpoint, fresh_gin, tmp_path, capsys):
+    """`flan-jax convert from-hf` prints the network's bindings; a model gin file made of them
+    is what `convert to-hf --gin_file` writes the checkpoint back with."""
+    from flan_jax import cli
+
+    family, path, reference, _, _ = checkpoint
+    assert cli.main(["convert", "from-hf", str(path), "--output", str(tmp_path / "ckpt")]) == 0
+    bindings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("network.")]
+    model_gin = tmp_path / "model.gin"
+    model_gin.write_text("\n".join([
+        "MODEL = @models.DecoderOnlyModel()",
+        "models.DecoderOnlyModel.module = @network.Decoder()",
+        "models.DecoderOnlyModel.vocabulary = @vocabularies.byte_vocabulary()",  # 259 ids fit the 300 of the embedding
+        "network.Decoder.config = @network.DecoderConfig()",
+        *bindings,
+    ]) + "\n")
+    assert cli.main(["convert", "to-hf", str(tmp_path / "ckpt"), "--output", str(tmp_path / "back"),
+                     f"--gin_file={model_gin}"]) == 0
+    reloaded = getattr(transformers, CAUSAL_LM[family]).from_pretrained(str(tmp_path / "back")).eval()
+    sequences = _sequences()
+    np.testing.assert_allclose(_torch_log_likelihoods(reloaded, sequences)[1],
+                               _torch_log_likelihoods(reference, sequences)[1], atol=1e-5)

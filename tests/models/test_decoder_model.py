@@ -11,6 +11,7 @@ import seqio
 import tensorflow as tf
 
 import decoder_setup
+from flan_jax.data import features
 from flan_jax.models import decoder, losses, model
 
 EOS = 1
@@ -149,7 +150,8 @@ def test_bad_batches_and_vocabularies_are_named(params):
 
 def test_initial_variables_and_feature_converter():
     m = _model()
-    assert m.FEATURE_CONVERTER_CLS is seqio.DecoderFeatureConverter
+    assert m.FEATURE_CONVERTER_CLS is seqio.PrefixLMFeatureConverter
+    assert features.layout_for(m.FEATURE_CONVERTER_CLS(pack=True)) is features.PREFIX_LM
     assert m.input_vocabulary is m.output_vocabulary is VOCABULARY
     abstract = jax.eval_shape(lambda: m.get_initial_variables(jax.random.PRNGKey(0), {"decoder_input_tokens": (2, 8)}))
     assert set(abstract) == {"params"} and "layers_1" in abstract["params"]
