@@ -113,7 +113,7 @@ def test_training_then_eval_generation_ranking_and_infer_from_the_checkpoint(tra
                               task_feature_lengths=LENGTHS, batch_size=16, show_progress=False).tasks[TASK]
     assert generated.num_examples == 32 and not generated.rank_classification
     assert {p["prediction"] for p in generated.predictions} <= {"even", "odd"}
-    assert (tmp_path / "eval" / "results.json").is_file()
+    assert (tmp_path / "eval" / str(TRAIN_STEPS) / "results.json").is_file()
 
     ranked = jobs.evaluate(model=MODEL, checkpoint_path=str(model_dir), suite=TASK, output_dir=str(tmp_path / "rank"),
                            task_feature_lengths=LENGTHS, batch_size=16, rank_classification=True,
