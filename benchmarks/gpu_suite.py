@@ -7,6 +7,11 @@ Each side of each configuration runs in its own process (`train_throughput.py --
 
     python benchmarks/gpu_suite.py                 # train and decode rows
     python benchmarks/gpu_suite.py --part train --out $OUT/table.md
+    python benchmarks/gpu_suite.py --part mfu      # our bf16 base and large steps alone: model TFLOP/s, MFU
+
+MFU is the analytic FLOP count of the step (`flan_jax.train.utilization.t5_train_flops`) over
+the device's dense bf16 peak; XLA's cost analysis is no measure of it on a GPU, where it leaves
+out the cuBLAS matrix products.
 """
 import argparse
 import json
@@ -26,6 +31,9 @@ TRAIN_CONFIGS = (
     ("base", "float32", 32, 512, 128),
     ("base", "bfloat16", 32, 512, 128),
 )
+# (model, batch, input_len, target_len): bfloat16 steps of ours alone, for MFU (issue 15's goal:
+# 40% for base at 64 x 512/128).
+MFU_CONFIGS = (("base", 64, 512, 128), ("large", 64, 512, 128))
 # (size, batch, input_length, new_tokens): greedy decoding.
 DECODE_CONFIGS = (("small", 64, 512, 128),)
 
@@ -60,11 +68,33 @@ def train_rows(models: list[str], steps: int, warmup: int, timeout: int) -> list
         peer, _ = _run(base + ["--side", "peer"], timeout)
         cell = lambda result, key, fmt: format(result[key], fmt) if result else "failed"  # noqa: E731
         ratio = f"{peer['peer_ms'] / ours['ours_ms']:.2f}x" if ours and peer else "-"
-        tflops = f"{ours['gflop_per_step'] / ours['ours_ms']:.1f}" if ours else "-"
         rows.append(
             f"| train {model} | {dtype} | {batch} x {input_len}/{target_len} | {cell(ours, 'ours_tokens_per_s', ',.0f')} "
-            f"| {cell(peer, 'peer_tokens_per_s', ',.0f')} | {ratio} | {tflops} |"
+            f"| {cell(peer, 'peer_tokens_per_s', ',.0f')} | {ratio} | {_model_rate(ours)} |"
         )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def _model_rate(ours: dict | None) -> str:
+    """'TFLOP/s (MFU)' of our step by the analytic count."""
+    if not ours:
+        return "-"
+    mfu = f" ({ours['mfu']:.1%})" if "mfu" in ours else ""
+    return f"{ours['model_tflops_per_device']:.1f}{mfu}"
+
+
+def mfu_rows(steps: int, warmup: int, timeout: int, profile_dir: str | None) -> list[str]:
+    rows = []
+    for model, batch, input_len, target_len in MFU_CONFIGS:
+        command = [sys.executable, str(HERE / "train_throughput.py"), "--model", model, "--dtype", "bfloat16",
+                   "--batch", str(batch), "--input_len", str(input_len), "--target_len", str(target_len),
+                   "--steps", str(steps), "--warmup", str(warmup), "--side", "ours"]
+        if profile_dir:
+            command += ["--profile", str(pathlib.Path(profile_dir) / model)]
+        ours, _ = _run(command, timeout)
+        rows.append(f"| train {model} (ours alone) | bfloat16 | {batch} x {input_len}/{target_len} | "
+                    f"{format(ours['ours_tokens_per_s'], ',.0f') if ours else 'failed'} | - | - | {_model_rate(ours)} |")
         print(rows[-1], flush=True)
     return rows
 
@@ -88,7 +118,8 @@ def decode_rows(repeats: int, timeout: int) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["all", "train", "decode"], default="all")
+    parser.add_argument("--part", choices=["all", "train", "decode", "mfu"], default="all")
+    parser.add_argument("--profile", default=None, help="with --part mfu: jax.profiler traces under this directory")
     parser.add_argument("--models", default="small,base", help="comma-separated train models to run")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
@@ -101,8 +132,10 @@ def main(argv=None) -> int:
         rows += train_rows(args.models.split(","), args.steps, args.warmup, args.timeout)
     if args.part in ("all", "decode"):
         rows += decode_rows(args.repeats, args.timeout)
+    if args.part == "mfu":
+        rows += mfu_rows(args.steps, args.warmup, args.timeout, args.profile)
     table = "\n".join([
-        "| what | dtype | batch x lengths | flan-jax tokens/s | HF (PyTorch eager) tokens/s | ratio | flan-jax TFLOP/s |",
+        "| what | dtype | batch x lengths | flan-jax tokens/s | HF (PyTorch eager) tokens/s | ratio | flan-jax model TFLOP/s (MFU) |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
         *rows,
     ])

@@ -12,8 +12,12 @@ dropout. `--dtype bfloat16` runs activations in bfloat16 with float32 parameters
 both sides by default (JAX's default precision; torch's "high"), `--matmul_precision highest`
 makes both exact float32. On a shared machine the two sides' steps are
 timed alternately (one of ours, one of theirs, repeated) and the medians compared, so a load
-change hits both. Prints tokens/s (input + target tokens) of each, their ratio and our achieved
-GFLOP/s (XLA's cost analysis of the compiled step), and a last `RESULT {json}` line.
+change hits both. Prints tokens/s (input + target tokens) of each, their ratio, our model
+TFLOP/s per device and MFU (the analytic count of `flan_jax.train.utilization.t5_train_flops`
+over the device's peak in `utilization.ACCELERATORS`, as the trainer logs them; XLA's own cost
+analysis is printed beside it, but on a GPU it leaves out the library (cuBLAS) matrix products,
+most of the work), and a last `RESULT {json}` line. `--profile DIR` writes a `jax.profiler`
+trace of our timed steps there.
 `--breakdown` also times each side's forward, forward + backward and optimizer update on their
 own, to show where a difference comes from; `--products` times every matrix product of our
 compiled step alone (XLA and torch, benchmarks/matmul_rate.py), the floor under our step.
@@ -86,6 +90,7 @@ def parse_flags(argv):
         "--breakdown", action="store_true",
         help="also time each side's forward, forward + backward and optimizer update on their own",
     )
+    parser.add_argument("--profile", default=None, help="write a jax.profiler trace of our timed steps to this directory")
     parser.add_argument(
         "--products", action="store_true",
         help="also time every matrix product of our compiled step alone, in XLA and in torch (matmul_rate.py): "
@@ -268,6 +273,22 @@ def our_step(dims: dict, batch, flags):
 
     parts = our_parts(model, optimizer, state, device_batch) if flags.breakdown else {}
     return run, compiled, parts
+
+
+def model_flops(dims: dict, flags) -> float:
+    """The analytic FLOPs of one step (`utilization.t5_train_flops`): what MFU divides by."""
+    from flan_jax.models import t5
+    from flan_jax.train import utilization
+
+    config = t5.T5Config(**dims, dtype=flags.dtype)
+    return utilization.t5_train_flops(config, flags.batch, flags.input_len, flags.target_len)
+
+
+def peak_flops(device_kind: str) -> float | None:
+    from flan_jax.train import utilization
+
+    row = utilization.accelerator(device_kind)
+    return row.peak_flops if row else None
 
 
 def compiled_gflop(compiled, devices: int) -> float:
@@ -485,15 +506,25 @@ def main(argv=None) -> int:
         result["gflop_per_step"] = gflop = compiled_gflop(compiled, flags.devices)
     if flags.side in ("both", "peer"):
         runs["peer"], peer_device, peer_pieces = peer_step(dims, batch, flags)
+    if flags.profile and "ours" in runs:
+        jax.profiler.start_trace(flags.profile)
     times, cpu = time_alternately(runs, flags.steps, flags.warmup)
+    if flags.profile and "ours" in runs:
+        jax.profiler.stop_trace()
     seconds = {name: statistics.median(values) for name, values in times.items()}
     if "ours" in seconds:
         result.update(ours_tokens_per_s=tokens / seconds["ours"], ours_ms=seconds["ours"] * 1e3, devices=flags.devices,
-                      partitioning=flags.partitioning)
+                      partitioning=flags.partitioning, model_tflop_per_step=model_flops(dims, flags) / 1e12)
+        result["model_tflops_per_device"] = result["model_tflop_per_step"] / seconds["ours"] / flags.devices
+        peak = peak_flops(jax.devices()[0].device_kind)
+        mfu = f"  MFU {result['model_tflops_per_device'] * 1e12 / peak:.1%}" if peak else ""
+        if peak:
+            result["mfu"] = result["model_tflops_per_device"] * 1e12 / peak
         print(
             f"flan-jax  (jax.jit, {flags.devices} {jax.default_backend()} device(s), {flags.partitioning}): "
-            f"{result['ours_tokens_per_s']:10.0f} tokens/s"
-            f"  {result['ours_ms']:8.1f} ms/step  {gflop / seconds['ours']:7.1f} GFLOP/s"
+            f"{result['ours_tokens_per_s']:10.0f} tokens/s  {result['ours_ms']:8.1f} ms/step  "
+            f"model {result['model_tflops_per_device']:7.2f} TFLOP/s per device{mfu}  "
+            f"(XLA-counted {gflop / seconds['ours'] / 1e3:.2f} TFLOP/s)"
         )
     if "peer" in seconds:
         result.update(peer_tokens_per_s=tokens / seconds["peer"], peer_ms=seconds["peer"] * 1e3)

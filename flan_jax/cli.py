@@ -22,6 +22,7 @@ COMMANDS = {
     "mixture": ("flan_jax.data.mixture_commands", "main", "show and sample mixture rates"),
     "cache": ("flan_jax.data.cache", "main", "cache tasks to TFRecords with Apache Beam"),
     "convert": ("flan_jax.convert.main", "main", "import / export Hugging Face checkpoints"),
+    "plan": ("flan_jax.train.plan_command", "main", "memory per device of the train step on a mesh"),
 }
 
 

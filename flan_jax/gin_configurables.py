@@ -18,6 +18,7 @@ from flan_jax.models import decoder as decoder_lib
 from flan_jax.models import model as models_lib
 from flan_jax.models import t5
 from flan_jax.train import checkpoints, optimizers, partitioning, trainer
+from flan_jax.train import plan as memory_plan
 
 
 def _register(fn_or_cls, name: str, module: str | None):
@@ -66,3 +67,6 @@ infer = _register(jobs.infer, "infer", None)
 
 # Experiments: `flan-jax experiment`'s settings (the designs are the collection's, flan_jax_tasks.gin_configurables).
 ExperimentConfig = _register(grid.ExperimentConfig, "ExperimentConfig", "experiments")
+
+# Memory plans (`flan-jax plan`): the train step's collaborators, bound in gin/runs/plan.gin as for `train`.
+plan = _register(memory_plan.plan_train_step, "plan", None)

@@ -17,6 +17,7 @@ always written untied and unscaled (`tie_word_embeddings: false`), which both co
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -29,9 +30,8 @@ from safetensors.numpy import load_file, save_file
 
 from flan_jax.convert import hf_decoder
 from flan_jax.data import vocabularies
-from flan_jax.models import decoder
+from flan_jax.models import decoder, layer_stacking, t5
 from flan_jax.models import model as model_lib
-from flan_jax.models import t5
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -205,7 +205,9 @@ def params_from_hf(tensors: Mapping[str, np.ndarray], config: t5.T5Config, *, sc
 
 
 def params_to_hf(params: Mapping[str, Any], config: t5.T5Config) -> dict[str, np.ndarray]:
-    """HF tensor names -> float32 arrays (untied: `lm_head.weight` is always written)."""
+    """HF tensor names -> float32 arrays (untied: `lm_head.weight` is always written); scanned
+    layer stacks are unrolled first."""
+    params = layer_stacking.to_layout(params, scanned=False)
     emb = config.emb_dim
     tensors: dict[str, np.ndarray] = {}
     array = lambda x: np.ascontiguousarray(np.asarray(x, np.float32))  # noqa: E731
@@ -290,7 +292,7 @@ def vocabulary_for(model_dir: str, vocab_size: int):
         f"into {model_dir}"))
 
 
-def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDecoderModel | model_lib.DecoderOnlyModel, dict]:
+def from_hf(model_dir: str, dtype: str = "float32", scan_layers: bool = False) -> tuple[model_lib.EncoderDecoderModel | model_lib.DecoderOnlyModel, dict]:
     """(model, float32 params) from a Hugging Face T5 v1.1 / FLAN-T5, Llama or Qwen2 directory.
 
     The family is config.json's `model_type`: 't5' (or absent, as in old T5 files) gives an
@@ -300,6 +302,7 @@ def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDe
       model_dir: holds config.json, model.safetensors (or an index and shards), maybe spiece.model
         (T5) or tokenizer.json (Llama / Qwen2).
       dtype: activation dtype of the returned model ("float32" or "bfloat16").
+      scan_layers: a T5 comes back as a scanned network (`T5Config.scan_layers`) with stacked parameters.
     Returns:
       the model and its plain parameter tree. T5's vocabulary is spiece.model, else bytes, else
       weights only (text in or out raises, naming spiece.model); a decoder-only model's is the
@@ -315,10 +318,11 @@ def from_hf(model_dir: str, dtype: str = "float32") -> tuple[model_lib.EncoderDe
             f"{config_path}: model_type is {model_type!r}; flan-jax reads 't5' (T5 v1.1 / FLAN-T5) and the "
             f"decoder-only {sorted(hf_decoder.MODEL_TYPES)}"
         )
-    config = _t5_config(raw_config, config_path, dtype)
+    config = dataclasses.replace(_t5_config(raw_config, config_path, dtype), scan_layers=scan_layers)
     params = params_from_hf(
         read_tensors(model_dir), config, scale_decoder_outputs=scales_decoder_outputs(raw_config), source=model_dir
     )
+    params = layer_stacking.to_layout(params, scanned=scan_layers)
     vocabulary = vocabulary_for(model_dir, config.vocab_size)
     model = model_lib.EncoderDecoderModel(t5.Transformer(config), vocabulary, vocabulary)
     return model, params
@@ -355,8 +359,10 @@ def infer_config(params: Mapping[str, Any], *, relative_attention_max_distance: 
     """The T5Config a parameter tree was built with, read from its shapes.
 
     The bucket reach and the norm epsilon leave no trace in the shapes, so they are arguments
-    (T5 v1.1 / FLAN-T5 use 128 and 1e-6).
+    (T5 v1.1 / FLAN-T5 use 128 and 1e-6). Scanned stacks are read in their unrolled layout, and
+    the config says `scan_layers=False`.
     """
+    params = layer_stacking.to_layout(params, scanned=False)
     vocab_size, emb_dim = np.shape(params["token_embedder"]["embedding"])
     _, num_heads, head_dim = np.shape(params["encoder"]["layers_0"]["attention"]["query"]["kernel"])
     mlp_dim = np.shape(params["encoder"]["layers_0"]["mlp"]["wi_0"]["kernel"])[1]

@@ -97,23 +97,29 @@ def _gather_beams(x: jax.Array, indices: jax.Array) -> jax.Array:
     return jnp.take_along_axis(x, indices.reshape(indices.shape + (1,) * (x.ndim - 2)), axis=1)
 
 
-def _gather_cache(cache: Cache, indices: jax.Array, batch_size: int, beam_size: int) -> Cache:
-    """Reorders the per-beam cache rows: leaves with batch * beam_size leading rows (row
-    b * beam_size + j is beam j of example b). Other leaves are shared by an example's beams,
-    e.g. cross-attention keys/values with one row per example, and scalars such as the cache
-    index, so nothing is copied for them."""
+def _gather_cache(cache: Cache, indices: jax.Array, batch_size: int, beam_size: int, cache_offset: int = 0) -> Cache:
+    """Reorders the per-beam cache rows: leaves with batch * beam_size rows on axis
+    `cache_offset` (row b * beam_size + j is beam j of example b). Other leaves are shared by an
+    example's beams, e.g. cross-attention keys/values with one row per example, and scalars such
+    as the cache index, so nothing is copied for them."""
 
-    def gather(x):
-        if x.ndim < 2 or x.shape[0] != batch_size * beam_size:
-            return x
+    def gather_rows(x):
         y = _gather_beams(x.reshape((batch_size, beam_size) + x.shape[1:]), indices)
         return y.reshape((batch_size * indices.shape[1],) + y.shape[2:])
+
+    def gather(x):
+        if x.ndim < 2 + cache_offset or x.shape[cache_offset] != batch_size * beam_size:
+            return x
+        fn = gather_rows
+        for _ in range(cache_offset):  # the same rows in every slice of the leading axes
+            fn = jax.vmap(fn)
+        return fn(x)
 
     return jax.tree_util.tree_map(gather, cache)
 
 
 def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: int, beam_size: int,
-                max_decode_length: int, eos_id: int, alpha: float = 0.6) -> tuple[jax.Array, jax.Array]:
+                max_decode_length: int, eos_id: int, alpha: float = 0.6, cache_offset: int = 0) -> tuple[jax.Array, jax.Array]:
     """Beam search as t5x: 2k candidates per step, finished beams scored logprob / length penalty.
 
     Args:
@@ -124,6 +130,8 @@ def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: i
       batch_size, beam_size, max_decode_length: sizes.
       eos_id: the token that finishes a beam.
       alpha: length penalty exponent (0: raw log-likelihood).
+      cache_offset: the axis of the cache leaves' rows: 1 where layers are scanned (t5x's name),
+        their caches being stacked on a leading layer axis.
     Returns:
       (tokens int32 [batch, beam, length] best first, scores float32 [batch, beam]).
     """
@@ -154,7 +162,7 @@ def beam_search(tokens_to_logits: TokensToLogits, cache: Cache, *, batch_size: i
         live_candidates = jnp.where(is_eos, NEG_INF, top_logprobs)
         new_live_logprobs, live_pick = jax.lax.top_k(live_candidates, k)
         new_live_seqs = _gather_beams(top_seqs, live_pick)
-        cache = _gather_cache(cache, _gather_beams(beam_ids, live_pick), batch_size, k)
+        cache = _gather_cache(cache, _gather_beams(beam_ids, live_pick), batch_size, k, cache_offset)
 
         # Finished: the best k among the old finished and the candidates that just ended.
         new_scores = jnp.where(is_eos, top_logprobs / length_penalty((step + 1).astype(jnp.float32), alpha), NEG_INF)

@@ -207,6 +207,7 @@ class EncoderDecoderModel:
             seqs, _ = decoding.beam_search(
                 self._decode_step_fn(params, encoded, encoder_tokens), cache, batch_size=batch_size,
                 beam_size=num_beams, max_decode_length=decode_length, eos_id=eos_id, alpha=alpha,
+                cache_offset=1 if self.module.config.scan_layers else 0,
             )
             return seqs[:, 0, :]
         cache = self._initial_cache(params, encoded, encoder_tokens, decode_length)

@@ -17,6 +17,12 @@ them onto a mesh; activations run in `config.dtype`, logits come out in float32.
 examples (seqio's `EncDecFeatureConverter(pack=True)`) never attend across segments. The
 decoder's `decode=True` path keeps a key/value cache in the flax "cache" collection and takes
 one token per call (see `flan_jax.models.decoding`).
+
+For big models (t5x / flaxformer's options): `scan_layers` runs each stack's layers as one
+`nn.scan` over parameters stacked on a leading "layers" axis (compile time no longer grows with
+depth; `flan_jax.models.layer_stacking` converts to and from the unrolled `layers_{i}` layout
+that checkpoints and Hugging Face use), and `remat_policy` rematerialises each layer's
+activations in the backward pass (`REMAT_POLICIES`).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.ad_checkpoint import checkpoint_name
 
 Array = jax.Array
 
@@ -36,6 +43,22 @@ Array = jax.Array
 # next to any real key, finite (not -inf) so a query whose keys are all masked (a padding row)
 # still gets a well-defined, ignored softmax.
 _MASK_VALUE = -1e10
+
+# The name under which `dense_dot_general` marks its outputs for rematerialisation policies.
+PROJECTION_NAME = "projection"
+
+# T5Config.remat_policy -> what a layer keeps for the backward pass (t5x / flaxformer's
+# `layer_remat` names): "none" keeps every activation (no rematerialisation); "minimal" keeps
+# the projections' outputs and recomputes the rest (norms, GELU, attention logits and softmax);
+# "full" keeps only each layer's input and recomputes the whole layer. "minimal" saves what
+# t5x's `checkpoint_dots_with_no_batch_dims` saves (the products without batch dimensions are
+# exactly the projections), but by name: that policy cannot see the product inside
+# `dense_dot_general`'s custom backward, and would save nothing.
+REMAT_POLICIES = {
+    "none": None,
+    "minimal": jax.checkpoint_policies.save_only_these_names(PROJECTION_NAME),
+    "full": jax.checkpoint_policies.nothing_saveable,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +76,9 @@ class T5Config:
       dtype: activation dtype ("float32" or "bfloat16"); parameters are always float32.
       relative_attention_num_buckets / relative_attention_max_distance: position buckets.
       layer_norm_epsilon: RMS norm epsilon.
+      scan_layers: run each stack's layers as one `nn.scan` over parameters stacked on a
+        leading "layers" axis (t5x's SCAN_LAYERS), instead of one module per layer.
+      remat_policy: what each layer keeps for the backward pass, a key of `REMAT_POLICIES`.
     """
 
     vocab_size: int
@@ -67,6 +93,8 @@ class T5Config:
     relative_attention_num_buckets: int = 32
     relative_attention_max_distance: int = 128
     layer_norm_epsilon: float = 1e-6
+    scan_layers: bool = False
+    remat_policy: str = "none"
 
     def __post_init__(self):
         for name in ("vocab_size", "emb_dim", "num_heads", "num_encoder_layers", "num_decoder_layers", "head_dim", "mlp_dim"):
@@ -77,6 +105,8 @@ class T5Config:
             raise ValueError(f"T5Config.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"T5Config.dropout_rate must be in [0, 1), got {self.dropout_rate!r}")
+        if self.remat_policy not in REMAT_POLICIES:
+            raise ValueError(f"T5Config.remat_policy must be one of {sorted(REMAT_POLICIES)}, got {self.remat_policy!r}")
 
     @property
     def activation_dtype(self) -> jnp.dtype:
@@ -183,7 +213,8 @@ def dense_dot_general(inputs: Array, kernel: Array, dimension_numbers, precision
     if (any(batch_dims) or tuple(lhs_contracting) != tuple(range(inputs.ndim - n, inputs.ndim))
             or tuple(rhs_contracting) != tuple(range(n))):
         raise ValueError(f"dense_dot_general contracts trailing input axes with leading kernel axes, got {dimension_numbers}")
-    return _dense_product(inputs, kernel, n, precision, preferred_element_type)
+    out = _dense_product(inputs, kernel, n, precision, preferred_element_type)
+    return checkpoint_name(out, PROJECTION_NAME)
 
 
 def _accumulate_in_float32(lhs, rhs, dims, precision, preferred_element_type=None):
@@ -480,24 +511,33 @@ def _mlp_residual(x: Array, config: T5Config, dropout: nn.Dropout, deterministic
 
 
 class EncoderLayer(nn.Module):
+    """Self-attention then feed-forward. Arguments are positional so that `nn.scan` and
+    `nn.remat` can pass them; as a scan body (`scanned`) it returns (output, None)."""
+
     config: T5Config
+    scanned: bool = False
 
     @nn.compact
-    def __call__(self, x: Array, mask: Array, bias: Array, *, deterministic: bool) -> Array:
+    def __call__(self, x: Array, mask: Array, bias: Array, deterministic: bool):
         cfg = self.config
         dropout = nn.Dropout(cfg.dropout_rate)
         attention = MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, cfg.activation_dtype, name="attention")
         x = _residual(x, "pre_attention_layer_norm", lambda y: attention(y, y, mask, bias, deterministic=deterministic),
                       cfg, dropout, deterministic)
-        return _mlp_residual(x, cfg, dropout, deterministic)
+        x = _mlp_residual(x, cfg, dropout, deterministic)
+        return (x, None) if self.scanned else x
 
 
 class DecoderLayer(nn.Module):
+    """Self-attention, cross-attention, feed-forward; positional arguments and `scanned` as
+    `EncoderLayer`."""
+
     config: T5Config
+    scanned: bool = False
 
     @nn.compact
     def __call__(self, x: Array, encoded: Array, self_mask: Optional[Array], cross_mask: Optional[Array],
-                 bias: Array, *, deterministic: bool, decode: bool, max_decode_length: Optional[int] = None) -> Array:
+                 bias: Array, deterministic: bool, decode: bool, max_decode_length: Optional[int] = None):
         cfg = self.config
         dtype = cfg.activation_dtype
         dropout = nn.Dropout(cfg.dropout_rate)
@@ -511,7 +551,29 @@ class DecoderLayer(nn.Module):
         x = _residual(x, "pre_cross_attention_layer_norm", lambda y: cross_attention(
             y, encoded, cross_mask, None, deterministic=deterministic, decode=decode
         ), cfg, dropout, deterministic)
-        return _mlp_residual(x, cfg, dropout, deterministic)
+        x = _mlp_residual(x, cfg, dropout, deterministic)
+        return (x, None) if self.scanned else x
+
+
+def _layer_stack(layer: type[nn.Module], config: T5Config, num_layers: int, static_argnums: tuple[int, ...]):
+    """`layer` as a stack runs it: rematerialised per `config.remat_policy`, and with
+    `config.scan_layers` one `nn.scan` over `num_layers` copies whose parameters and decoding
+    caches are stacked on a leading axis, named "layers" for the partitioning rules.
+
+    `static_argnums` (counting `self` as 0) are the Python arguments (flags, lengths) that
+    rematerialisation must not trace; scan broadcasts every argument but the carried `x`.
+    """
+    if config.remat_policy != "none":
+        # prevent_cse=False inside scan, as jax.checkpoint recommends: scan already keeps XLA
+        # from merging the recomputation into the forward pass.
+        layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=not config.scan_layers,
+                         static_argnums=static_argnums)
+    if config.scan_layers:
+        layer = nn.scan(
+            layer, variable_axes={"params": 0, "cache": 0}, split_rngs={"params": True, "dropout": True},
+            in_axes=nn.broadcast, length=num_layers, metadata_params={nn.PARTITION_NAME: "layers"},
+        )
+    return layer
 
 
 class Encoder(nn.Module):
@@ -529,8 +591,12 @@ class Encoder(nn.Module):
             bidirectional=True, dtype=cfg.activation_dtype, name="relpos_bias",
         )(positions, positions)
         x = nn.Dropout(cfg.dropout_rate)(embedded, deterministic=deterministic)
-        for i in range(cfg.num_encoder_layers):
-            x = EncoderLayer(cfg, name=f"layers_{i}")(x, mask, bias, deterministic=deterministic)
+        layer = _layer_stack(EncoderLayer, cfg, cfg.num_encoder_layers, static_argnums=(4,))
+        if cfg.scan_layers:
+            x, _ = layer(cfg, scanned=True, name="layers")(x, mask, bias, deterministic)
+        else:
+            for i in range(cfg.num_encoder_layers):
+                x = layer(cfg, name=f"layers_{i}")(x, mask, bias, deterministic)
         x = RMSNorm(cfg.layer_norm_epsilon, name="encoder_norm")(x)
         return nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
 
@@ -562,11 +628,13 @@ class Decoder(nn.Module):
         else:
             bias = relpos(jnp.arange(length), jnp.arange(length))
         x = nn.Dropout(cfg.dropout_rate)(embedded, deterministic=deterministic)
-        for i in range(cfg.num_decoder_layers):
-            x = DecoderLayer(cfg, name=f"layers_{i}")(
-                x, encoded, self_mask, cross_mask, bias, deterministic=deterministic, decode=decode,
-                max_decode_length=max_decode_length,
-            )
+        layer = _layer_stack(DecoderLayer, cfg, cfg.num_decoder_layers, static_argnums=(6, 7, 8))
+        args = (encoded, self_mask, cross_mask, bias, deterministic, decode, max_decode_length)
+        if cfg.scan_layers:
+            x, _ = layer(cfg, scanned=True, name="layers")(x, *args)
+        else:
+            for i in range(cfg.num_decoder_layers):
+                x = layer(cfg, name=f"layers_{i}")(x, *args)
         x = RMSNorm(cfg.layer_norm_epsilon, name="decoder_norm")(x)
         x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
         logits = nn.Dense(

@@ -21,6 +21,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.experimental import multihost_utils
 
+from flan_jax.models import layer_stacking
 from flan_jax.train import partitioning, steps
 
 PyTree = Any
@@ -231,13 +232,35 @@ def restore_params(path: str | os.PathLike, abstract_params: PyTree, source: str
     params_dir = find_params_directory(path, source)
     logging.info("Restoring parameters from %s", params_dir)
     with ocp.StandardCheckpointer() as checkpointer:
+        target, to_model_layout = _in_saved_layer_layout(checkpointer.metadata(params_dir), abstract_params, params_dir)
         try:
-            return checkpointer.restore(params_dir, abstract_params)
+            params = checkpointer.restore(params_dir, target)
         except (ValueError, KeyError) as error:
             raise ValueError(
                 f"The parameters in {str(params_dir)!r} ({source}) do not match the model's parameters "
                 f"(structure or shapes differ; check the model gin file): {error}"
             ) from error
+    return to_model_layout(params)
+
+
+def _in_saved_layer_layout(metadata: Any, abstract_params: PyTree, params_dir: epath.Path):
+    """(restore target, conversion to the model's layout) for a checkpoint whose layer stacks are
+    unrolled where the model scans them (`T5Config.scan_layers`), or the other way round; the
+    identity when both agree."""
+    saved = layer_stacking.is_scanned(getattr(getattr(metadata, "item_metadata", None), "tree", None))
+    wanted = layer_stacking.is_scanned(abstract_params)
+    if saved is None or wanted is None or saved == wanted:
+        return abstract_params, lambda params: params
+    logging.info("%s holds %s layers; converting them for the model's %s layout", params_dir,
+                 *(("scanned", "unrolled") if saved else ("unrolled", "scanned")))
+    if saved:
+        target, convert = layer_stacking.stack_abstract(abstract_params), layer_stacking.unstack_layers
+    else:
+        target, convert = layer_stacking.unstack_abstract(abstract_params), layer_stacking.stack_layers
+    shardings = [getattr(x, "sharding", None) for x in jax.tree.leaves(abstract_params)]
+    if any(s is None for s in shardings):
+        return target, jax.jit(convert)
+    return target, jax.jit(convert, out_shardings=jax.tree.map(lambda x: x.sharding, abstract_params), donate_argnums=0)
 
 
 def restore_model_params(model: steps.StepModel, path: str | os.PathLike, input_shapes: Mapping[str, tuple[int, int]],

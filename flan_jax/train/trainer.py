@@ -23,7 +23,7 @@ from clu import metric_writers
 from etils import epath
 
 from flan_jax.data import features, mixing, pipeline, registry
-from flan_jax.train import checkpoints, optimizers, partitioning, preemption, steps
+from flan_jax.train import checkpoints, optimizers, partitioning, preemption, steps, utilization
 
 PyTree = Any
 Batch = Mapping[str, jax.Array]
@@ -255,6 +255,7 @@ def train(
     get_batches: BatchesFn = pipeline.train_batches,
     operative_config: Callable[[], str] | None = None,
     show_progress: bool = True,
+    profile_steps: tuple[int, int] | None = None,
 ) -> TrainResult:
     """Trains `model` to step `train_steps`, resuming from MODEL_DIR's checkpoints if there are any.
 
@@ -280,6 +281,12 @@ def train(
       get_batches: the training stream (default `pipeline.train_batches`).
       operative_config: returns the gin config to save as MODEL_DIR/config.gin.
       show_progress: draw a tqdm progress bar.
+      profile_steps: (first, last): write a `jax.profiler` trace of steps first..last
+        (inclusive) to MODEL_DIR/profile (PROFILE_STEPS; open it with TensorBoard or Perfetto).
+
+    Besides losses and rates, each write logs timing/model_tflops_per_device, the analytic FLOPs
+    of the steps (`utilization.train_flops`) per second and device, and timing/mfu, that over
+    the device's peak (`utilization.ACCELERATORS`), where the device is in the table.
 
     Returns:
       The final state and the first and last logged metrics. After SIGTERM every process stops at
@@ -296,6 +303,7 @@ def train(
     features.check_lengths(model.FEATURE_CONVERTER_CLS, train_dataset.task_feature_lengths)
     if eval_dataset is not None:
         features.check_lengths(model.FEATURE_CONVERTER_CLS, eval_dataset.task_feature_lengths)
+    profiler = _Profiler(profile_steps)
     registry.get_mixture_or_task(train_dataset.mixture_or_task_name)
     partitioner.check_batch_size(train_dataset.batch_size, num_microbatches)
     first_step = initial_step(initial_checkpoint_path, model_dir, train_steps)
@@ -308,6 +316,8 @@ def train(
     input_shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, train_dataset.task_feature_lengths,
                                                train_dataset.pack)
     layout = steps.state_layout(model, optimizer, partitioner, input_shapes)
+    flops_per_step = utilization.train_flops(model, train_dataset.batch_size, input_shapes)
+    device = utilization.accelerator(partitioner.mesh.devices.flat[0].device_kind)
     init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
     manager = checkpoints.CheckpointManager(checkpoints.checkpoint_directory(model_path), checkpoint_config)
     state = restore_or_init_state(model, optimizer, layout, input_shapes, init_rng, manager, initial_checkpoint_path)
@@ -352,6 +362,11 @@ def train(
         scalars["timing/steps_per_second"] = len(pulled) / seconds
         scalars["timing/target_tokens_per_second"] = sums["weight_sum"] / seconds
         scalars["timing/tokens_per_second"] = sum(n for _, _, n in pulled) / seconds
+        if flops_per_step:
+            flops_per_device = flops_per_step * len(pulled) / seconds / partitioner.mesh.devices.size
+            scalars["timing/model_tflops_per_device"] = flops_per_device / 1e12
+            if device is not None:
+                scalars["timing/mfu"] = flops_per_device / device.peak_flops
         writer.write_scalars(step, scalars)
         last = {k.split("/", 1)[1]: v for k, v in scalars.items()}
         history.append((step, last))
@@ -365,7 +380,10 @@ def train(
             host_batch = next(batches)
             input_tokens = _tokens_read(host_batch)
             batch = partitioner.host_local_to_global(host_batch)
-            state, metrics = step_fn(state, batch, dropout_rng)
+            profiler.before(step, model_path / "profile")
+            with jax.profiler.StepTraceAnnotation("train", step_num=step):
+                state, metrics = step_fn(state, batch, dropout_rng)
+            profiler.after(step, metrics)
             buffer.add(step, metrics, input_tokens * jax.process_count())
             progress.update(1)
             preempted = watch.reached(step) and step < train_steps
@@ -390,6 +408,7 @@ def train(
         raise TrainingDivergedError(f"{error} {kept}") from None
     finally:
         watch.close()
+        profiler.close()
         progress.close()
         manager.wait_until_finished()
         manager.close()
@@ -424,6 +443,36 @@ def evaluate_loss(
     if writer is not None:
         writer.write_scalars(step, {f"eval/{k}": v for k, v in summary.items()})
     return summary
+
+
+class _Profiler:
+    """A `jax.profiler` trace of the steps first..last (PROFILE_STEPS), from the first of them
+    that this run takes."""
+
+    def __init__(self, profile_steps: tuple[int, int] | None):
+        if profile_steps is not None:
+            if len(profile_steps) != 2 or not 1 <= profile_steps[0] <= profile_steps[1]:
+                raise ValueError(
+                    f"PROFILE_STEPS (train.profile_steps) must be (first, last) with 1 <= first <= last, got {profile_steps!r}"
+                )
+        self.first, self.last = profile_steps or (0, -1)
+        self.active = False
+
+    def before(self, step: int, directory: epath.Path) -> None:
+        if not self.active and self.first <= step <= self.last:
+            logging.info("Profiling steps %d-%d into %s", step, self.last, directory)
+            jax.profiler.start_trace(str(directory))
+            self.active = True
+
+    def after(self, step: int, outputs: PyTree) -> None:
+        if self.active and step == self.last:
+            jax.block_until_ready(outputs)  # the trace holds the last step's device work
+            self.close()
+
+    def close(self) -> None:
+        if self.active:
+            jax.profiler.stop_trace()
+            self.active = False
 
 
 @functools.lru_cache(maxsize=8)

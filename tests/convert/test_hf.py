@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from flan_jax.convert import hf  # noqa: E402
-from flan_jax.models import t5  # noqa: E402
+from flan_jax.models import layer_stacking, t5  # noqa: E402
 
 HF_CONFIG = dict(
     vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=3, num_heads=4,
@@ -119,6 +119,22 @@ def test_to_hf_round_trip(untied_dir, tmp_path):
     # And back: the same parameters.
     _, params_again = hf.from_hf(str(tmp_path))
     jax.tree_util.tree_map(np.testing.assert_array_equal, params, params_again)
+
+
+def test_scanned_layers_keep_torch_parity_and_export_unrolled(untied_dir, tmp_path):
+    """With scan_layers the stacked parameters score as PyTorch does and export to the same files."""
+    path, hf_model = untied_dir
+    model, params = hf.from_hf(str(path), scan_layers=True)
+    assert model.module.config.scan_layers and layer_stacking.is_scanned(params)
+    assert params["decoder"]["layers"]["mlp"]["wo"]["kernel"].shape[0] == 3
+    batch = _padded_batch()
+    expected, _ = _torch_scores(hf_model, batch)
+    np.testing.assert_allclose(np.asarray(jax.jit(model.score_batch)(params, batch)), expected, atol=1e-4, rtol=1e-5)
+    hf.to_hf(model, params, str(tmp_path))
+    assert hf.infer_config(params) == hf.load_config(str(path))
+    exported = hf.read_tensors(str(tmp_path))
+    for name, tensor in hf.read_tensors(str(path)).items():
+        np.testing.assert_array_equal(exported[name], tensor)
 
 
 def test_bfloat16_activations_track_float32(untied_dir):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from flan_jax.models import layer_stacking
 from flan_jax.train import checkpoints, partitioning
 
 
@@ -96,3 +97,29 @@ def test_save_params_writes_what_restore_params_reads(tmp_path):
     checkpoints.save_params(tmp_path / "converted", {"kernel": jnp.arange(6.0).reshape(2, 3)})
     abstract = {"kernel": jax.ShapeDtypeStruct((2, 3), jnp.float32, sharding=NamedSharding(partitioning.make_mesh(1), P()))}
     np.testing.assert_array_equal(checkpoints.restore_params(tmp_path / "converted", abstract)["kernel"], np.arange(6.0).reshape(2, 3))
+
+
+def test_restore_params_converts_unrolled_layers_for_a_scanned_model_and_back(tmp_path):
+    """A checkpoint of unrolled layers (every existing one, HF conversions) restores into a model
+    with scan_layers, stacked on the model's shardings, and a scanned one into an unrolled model."""
+    rng = np.random.default_rng(0)
+    unrolled = {
+        "encoder": {f"layers_{i}": {"mlp": {"kernel": rng.normal(size=(4, 8)).astype(np.float32)}} for i in range(3)},
+        "token_embedder": {"embedding": rng.normal(size=(16, 4)).astype(np.float32)},
+    }
+    checkpoints.save_params(tmp_path / "unrolled", unrolled)
+    mesh = partitioning.make_mesh(2)
+    abstract = {
+        "encoder": {"layers": {"mlp": {"kernel": jax.ShapeDtypeStruct((3, 4, 8), jnp.float32, sharding=NamedSharding(mesh, P(None, None, "model")))}}},
+        "token_embedder": {"embedding": jax.ShapeDtypeStruct((16, 4), jnp.float32, sharding=NamedSharding(mesh, P("model")))},
+    }
+    scanned = checkpoints.restore_params(tmp_path / "unrolled", abstract)
+    kernel = scanned["encoder"]["layers"]["mlp"]["kernel"]
+    assert kernel.sharding.spec == P(None, None, "model")
+    np.testing.assert_array_equal(kernel, layer_stacking.stack_layers(unrolled)["encoder"]["layers"]["mlp"]["kernel"])
+    np.testing.assert_array_equal(scanned["token_embedder"]["embedding"], unrolled["token_embedder"]["embedding"])
+
+    checkpoints.save_params(tmp_path / "scanned", scanned)
+    back = checkpoints.restore_params(tmp_path / "scanned", layer_stacking.unstack_abstract(abstract))
+    assert back["encoder"]["layers_2"]["mlp"]["kernel"].sharding.spec == P(None, "model")
+    jax.tree.map(np.testing.assert_array_equal, back, unrolled)

@@ -13,7 +13,8 @@ import tiny_setup
 # Runs against the model engineer's flan_jax.models (skipped only while it is absent).
 pytest.importorskip("flan_jax.models.model")
 from flan_jax.data import features, pipeline  # noqa: E402
-from flan_jax.train import checkpoints, optimizers, partitioning, steps, trainer  # noqa: E402
+from flan_jax.models import layer_stacking  # noqa: E402
+from flan_jax.train import checkpoints, optimizers, partitioning, steps, trainer, utilization  # noqa: E402
 
 MESHES = [(8, 1), (4, 2), (2, 4)]  # (data, model)
 NUM_STEPS = 3
@@ -164,6 +165,11 @@ def test_initial_checkpoint_path_carries_its_step(tmp_path, clean_registries, mo
     converted = _train(tmp_path / "from_converted", 0, model=model, initial_checkpoint_path=str(tmp_path / "converted"))
     assert converted.start_step == 0 and int(converted.state.step) == 0
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(converted.state.params), jax.device_get(source.state.params))
+    # The same unrolled checkpoint starts a model with scanned layers, stacked.
+    scanned = _train(tmp_path / "scanned", 0, model=tiny_setup.tiny_model(scan_layers=True),
+                     initial_checkpoint_path=str(tmp_path / "converted"))
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(scanned.state.params),
+                 layer_stacking.stack_layers(jax.device_get(source.state.params)))
     # From MODEL_DIR/checkpoints/2: TRAIN_STEPS = 2 would train nothing, and is refused up front.
     with pytest.raises(ValueError, match=r"INITIAL_CHECKPOINT_PATH .* is at step 2 and TRAIN_STEPS = 2: .*--gin.TRAIN_STEPS=1002"):
         _train(tmp_path / "fine", 2, model=model, initial_checkpoint_path=str(tmp_path / "source"))
@@ -215,6 +221,21 @@ def _fails_after(seconds: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_profile_steps_trace_and_model_flops_are_logged(tmp_path, clean_registries, model):
+    tiny_setup.register()
+    result = _train(tmp_path, 3, model=model, profile_steps=(2, 3))
+    assert list((tmp_path / "profile").rglob("*.xplane.pb")), "no jax.profiler trace in MODEL_DIR/profile"
+    shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, tiny_setup.LENGTHS, pack=True)
+    flops = utilization.train_flops(model, 8, shapes)
+    assert flops == utilization.t5_train_flops(model.module.config, 8, tiny_setup.LENGTHS["inputs"], tiny_setup.LENGTHS["targets"])
+    for _, metrics in result.history:
+        per_device = flops * metrics["steps_per_second"] / jax.device_count() / 1e12
+        assert metrics["model_tflops_per_device"] == pytest.approx(per_device, rel=1e-3)
+        assert "mfu" not in metrics  # a CPU has no peak in utilization.ACCELERATORS
+    with pytest.raises(ValueError, match="PROFILE_STEPS"):
+        _train(tmp_path / "bad", 3, model=model, profile_steps=(3, 2))
 
 
 def test_unwritable_model_dir_fails_before_compiling(tmp_path, clean_registries, model, monkeypatch):
