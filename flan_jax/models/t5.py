@@ -129,8 +129,22 @@ def _query_init(head_dim: int):
     return init
 
 
+class _LogicallyPartitioned(nn.LogicallyPartitioned):
+    """flax's box of a parameter and its logical axes, except that it constrains only a value of
+    its own rank. DenseGeneral unboxes its kernel flattened to 2-D (to reshape it, also when it
+    checks a parameter's shape in `apply`); with axis rules active (`Partitioner.
+    with_activation_rules`) flax's own box would constrain that 2-D value with 3 axis names."""
+
+    def unbox(self, apply_constraint=True):
+        return super().unbox(apply_constraint=apply_constraint and np.ndim(self.value) == len(self.names))
+
+
 def _partitioned(init, axes: tuple[str, ...]):
-    return nn.with_logical_partitioning(init, axes)
+    @functools.wraps(init)
+    def boxed(*args, **kwargs):
+        return _LogicallyPartitioned(init(*args, **kwargs), axes)
+
+    return boxed
 
 
 # --- Pure functions.

@@ -260,7 +260,7 @@ def _in_saved_layer_layout(metadata: Any, abstract_params: PyTree, params_dir: e
     shardings = [getattr(x, "sharding", None) for x in jax.tree.leaves(abstract_params)]
     if any(s is None for s in shardings):
         return target, jax.jit(convert)
-    return target, jax.jit(convert, out_shardings=jax.tree.map(lambda x: x.sharding, abstract_params), donate_argnums=0)
+    return target, jax.jit(convert, out_shardings=jax.tree.map(lambda x: x.sharding, abstract_params))
 
 
 def restore_model_params(model: steps.StepModel, path: str | os.PathLike, input_shapes: Mapping[str, tuple[int, int]],

@@ -5,9 +5,10 @@ short rules table maps logical axes to the two mesh axes: 'data' (the batch is s
 and 'model' (weights are split over it). Shardings are derived, never hand-placed: eval_shape
 -> logical PartitionSpecs -> mesh shardings -> a jitted init with those out_shardings.
 """
+import functools
 import logging
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import flax.linen as nn
 import jax
@@ -121,6 +122,23 @@ class Partitioner:
     @property
     def data_parallel_size(self) -> int:
         return self.mesh.shape[DATA_AXIS]
+
+    def with_activation_rules(self, fn: Callable) -> Callable:
+        """`fn` traced with this mesh and these rules active, so that the model's
+        `nn.with_logical_constraint`s on activations take effect.
+
+        Outside such a context flax drops them silently, and XLA's propagation follows the
+        weights instead: under fsdp it splits the activations' 'embed' over 'data' and
+        replicates the batch on every device.
+        """
+
+        def traced(*args, **kwargs):
+            with jax.sharding.use_abstract_mesh(self.mesh.abstract_mesh), nn.logical_axis_rules(self.logical_axis_rules):
+                return fn(*args, **kwargs)
+
+        # The function's name (a partial's function's) names the compiled module (jit_train_step).
+        traced.__name__ = traced.__qualname__ = getattr(fn.func if isinstance(fn, functools.partial) else fn, "__name__", "traced")
+        return traced
 
     def sharding(self, spec: PartitionSpec) -> NamedSharding:
         return NamedSharding(self.mesh, spec)

@@ -172,11 +172,11 @@ def jit_train_step(
     """`train_step` bound to its collaborators, jitted once with shardings; the state is donated."""
     replicated = partitioner.replicated()
     return jax.jit(
-        functools.partial(
+        partitioner.with_activation_rules(functools.partial(
             train_step, loss_fn=model.loss_fn, optimizer=optimizer,
             learning_rate_schedule=learning_rate_schedule, num_microbatches=num_microbatches,
             loss_normalizing_factor=model.loss_normalizing_factor,
-        ),
+        )),
         in_shardings=(layout.shardings, partitioner.batch_sharding(), replicated),
         out_shardings=(layout.shardings, replicated),
         donate_argnums=(0,),

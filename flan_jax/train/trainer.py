@@ -477,7 +477,8 @@ class _Profiler:
 
 @functools.lru_cache(maxsize=8)
 def _jitted_eval_step(loss_fn: optimizers.LossFn, partitioner: partitioning.Partitioner):
-    return jax.jit(functools.partial(steps.eval_step, loss_fn=loss_fn), out_shardings=partitioner.replicated())
+    return jax.jit(partitioner.with_activation_rules(functools.partial(steps.eval_step, loss_fn=loss_fn)),
+                   out_shardings=partitioner.replicated())
 
 
 def _progress_bar(start: int, total: int, enabled: bool):
