@@ -523,8 +523,8 @@ def main(argv=None) -> int:
         print(
             f"flan-jax  (jax.jit, {flags.devices} {jax.default_backend()} device(s), {flags.partitioning}): "
             f"{result['ours_tokens_per_s']:10.0f} tokens/s  {result['ours_ms']:8.1f} ms/step  "
-            f"model {result['model_tflops_per_device']:7.2f} TFLOP/s per device{mfu}  "
-            f"(XLA-counted {gflop / seconds['ours'] / 1e3:.2f} TFLOP/s)"
+            f"model {result['model_tflops_per_device']:.3g} TFLOP/s per device{mfu}  "
+            f"(XLA-counted {gflop / seconds['ours'] / 1e3:.3g} TFLOP/s)"
         )
     if "peer" in seconds:
         result.update(peer_tokens_per_s=tokens / seconds["peer"], peer_ms=seconds["peer"] * 1e3)

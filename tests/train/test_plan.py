@@ -19,14 +19,6 @@ FLAN_T5_PARAMETERS = {
 }
 
 
-@pytest.fixture
-def fresh_gin():
-    gin.clear_config()
-    gin.add_config_file_search_path(str(GIN_DIR))
-    yield
-    gin.clear_config()
-
-
 @pytest.mark.parametrize("size", sorted(FLAN_T5_PARAMETERS))
 def test_parameter_counts_are_the_published_ones(size, fresh_gin):
     # Scanned layers trace one layer per stack, so even XXL's shapes come in a second or two.
