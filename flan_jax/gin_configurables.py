@@ -64,6 +64,8 @@ train = _register(trainer.train, "train", None)
 DecodeOptions = _register(evaluator.DecodeOptions, "DecodeOptions", "evaluation")
 evaluate = _register(jobs.evaluate, "evaluate", None)
 infer = _register(jobs.infer, "infer", None)
+# Held-out evaluation during training (t5x's infer_eval): `train.infer_eval`, bound in gin/runs/infer_eval.gin.
+InferEval = _register(jobs.InferEval, "InferEval", "evaluation")
 
 # Experiments: `flan-jax experiment`'s settings (the designs are the collection's, flan_jax_tasks.gin_configurables).
 ExperimentConfig = _register(grid.ExperimentConfig, "ExperimentConfig", "experiments")

@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 import jax
+from etils import epath
 
 from flan_jax.data import features
 from flan_jax.eval import evaluator, held_out_tasks, report
@@ -92,6 +93,50 @@ def results_root(checkpoint_path: str | os.PathLike, output_dir: str | os.PathLi
     return root
 
 
+@dataclasses.dataclass(frozen=True)
+class InferEval:
+    """A held-out suite evaluated on parameters in hand: `evaluate`'s job after its restore, and
+    t5x's infer_eval during training (the trainer calls it every EVAL_PERIOD steps with its
+    current parameters and writes the scalars it returns beside the train scalars).
+
+    The fields are `evaluate`'s (see `evaluator.evaluate`); the suite is checked when made, so a
+    misspelt EVAL_SUITE fails before training compiles anything.
+    """
+
+    suite: str | Sequence[str]
+    task_feature_lengths: Mapping[str, int]
+    batch_size: int = 32
+    split: str | None = None
+    max_examples: int | None = None
+    rank_classification: bool = False
+    decode: evaluator.DecodeOptions = evaluator.DecodeOptions()
+
+    def __post_init__(self):
+        evaluator.expand_tasks(suite_names(self.suite))
+
+    def results(self, model: Any, params: Any, partitioner: partitioning.Partitioner, show_progress: bool = False) -> report.EvalResults:
+        """The suite's results for `params` (placed by `partitioner`; every process gets them all)."""
+        return evaluator.evaluate(
+            model, params, suite_names(self.suite), task_feature_lengths=self.task_feature_lengths,
+            batch_size=self.batch_size, split=self.split, max_examples=self.max_examples,
+            rank_classification=self.rank_classification, decode=self.decode, progress=show_progress, placer=partitioner,
+        )
+
+    def __call__(self, model: Any, params: Any, partitioner: partitioning.Partitioner, step: int, model_dir: str) -> dict[str, float]:
+        """Evaluates the training parameters at `step`; the chief writes results.json, results.md and
+        predictions to MODEL_DIR/infer_eval/{step}/. Returns the TensorBoard scalars
+        (`infer_eval/{task}/{metric}`, benchmark averages, `infer_eval/other_tasks_average`, ...)."""
+        started = time.time()
+        results = self.results(model, params, partitioner)
+        if jax.process_index() == 0:
+            run = {"step": step, "suite": ",".join(suite_names(self.suite)), "split": self.split,
+                   "max_examples": self.max_examples, "rank_classification": self.rank_classification,
+                   "task_feature_lengths": dict(self.task_feature_lengths), "decode": dataclasses.asdict(self.decode),
+                   "seconds": round(time.time() - started, 1)}
+            report.write_results(results, epath.Path(model_dir) / "infer_eval" / str(step), run)
+        return results.scalars("infer_eval")
+
+
 def evaluate(
     *,
     model: Any,
@@ -139,11 +184,8 @@ def evaluate(
     root = results_root(checkpoint_path, output_dir) if checkpoint_path else None
     started = time.time()
     params, step = restore(model, checkpoint_path, task_feature_lengths, partitioner)
-    results = evaluator.evaluate(
-        model, params, names, task_feature_lengths=task_feature_lengths, batch_size=batch_size,
-        split=split, max_examples=max_examples, rank_classification=rank_classification, decode=decode,
-        progress=show_progress, placer=partitioner,
-    )
+    job = InferEval(names, task_feature_lengths, batch_size, split, max_examples, rank_classification, decode)
+    results = job.results(model, params, partitioner, show_progress)
     if jax.process_index() != 0:  # every process holds the gathered results; the chief writes them
         return results
     run = {

@@ -6,10 +6,11 @@ Shared by `flan-jax eval` and `flan-jax score` so both print and write the same 
 """
 import dataclasses
 import json
-import pathlib
+import os
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from etils import epath
 
 from flan_jax.data import registry
 from flan_jax.eval import benchmarks, metrics
@@ -213,9 +214,10 @@ def format_markdown(results: EvalResults) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_results(results: EvalResults, directory: str | pathlib.Path,
-                  run: Mapping[str, Any] | None = None) -> dict[str, pathlib.Path]:
-    """Writes results.json, results.md and predictions/*.jsonl (held-out ones in `flan-jax score` format).
+def write_results(results: EvalResults, directory: str | os.PathLike,
+                  run: Mapping[str, Any] | None = None) -> dict[str, epath.Path]:
+    """Writes results.json, results.md and predictions/*.jsonl (held-out ones in `flan-jax score` format)
+    to a local or cloud (gs://, as a TPU run's MODEL_DIR) directory.
 
     Args:
       results: what to write.
@@ -226,7 +228,7 @@ def write_results(results: EvalResults, directory: str | pathlib.Path,
     Returns:
       What was written: {"json", "markdown", "predictions"} -> path.
     """
-    directory = pathlib.Path(directory)
+    directory = epath.Path(directory)
     predictions_dir = directory / "predictions"
     predictions_dir.mkdir(parents=True, exist_ok=True)
     document = {"run": dict(run), **results.to_json()} if run else results.to_json()
@@ -240,9 +242,8 @@ def write_results(results: EvalResults, directory: str | pathlib.Path,
     for r in results.tasks.values():
         files.setdefault(r.benchmark or r.task, []).extend(r.predictions)
     for name, records in files.items():
-        with open(predictions_dir / f"{name}.jsonl", "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+        lines = [json.dumps(record, ensure_ascii=False, default=_json_default) + "\n" for record in records]
+        (predictions_dir / f"{name}.jsonl").write_text("".join(lines), encoding="utf-8")
     return {"json": directory / "results.json", "markdown": directory / "results.md", "predictions": predictions_dir}
 
 

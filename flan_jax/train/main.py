@@ -6,7 +6,8 @@
 
 The flags are t5x's (`flan_jax.gin_flags`): `--gin_file`, `--gin_bindings`, `--gin.NAME=VALUE`,
 `--gin_search_paths`, `--seqio_additional_cache_dirs` and the multi-host flags.
-MIXTURE_OR_TASK_MODULE, if set, is imported before training so its tasks are registered; with
+MIXTURE_OR_TASK_MODULE, if set, is imported before training so its tasks are registered (and,
+with gin/runs/infer_eval.gin, EVAL_SUITE's as `flan-jax eval` registers them); with
 EVAL_AFTER_TRAINING = True the `evaluate` bindings (flan-jax eval's) run on the final checkpoint.
 """
 import argparse
@@ -34,6 +35,10 @@ def run(flags: argparse.Namespace) -> None:
     # Process 0 logs to MODEL_DIR/log.txt, the others beside it (log.process1.txt, ...).
     log_file = console.log_to(model_dir, "log.txt" if jax.process_index() == 0 else f"log.process{jax.process_index()}.txt")
     gin_flags.import_module(gin_flags.macro("MIXTURE_OR_TASK_MODULE"))
+    if gin_flags.macro("EVAL_SUITE") is not None:  # gin/runs/infer_eval.gin: the suite's tasks, as flan-jax eval's
+        from flan_jax.eval import main as eval_main
+
+        eval_main.register_suite_tasks()
     if gin_flags.macro("USE_CACHED_TASKS", False):
         check_cached(gin_flags.macro("MIXTURE_OR_TASK_NAME"))
     from flan_jax import gin_configurables

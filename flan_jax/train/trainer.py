@@ -44,6 +44,14 @@ class BatchesFn(Protocol):
     ) -> Iterator[Mapping[str, np.ndarray]]: ...
 
 
+class InferEvalFn(Protocol):
+    """`eval.jobs.InferEval` (t5x's infer_eval): evaluates a held-out suite on the current
+    parameters and returns TensorBoard scalars (it may write its own files under MODEL_DIR)."""
+
+    def __call__(self, model: Model, params: PyTree, partitioner: partitioning.Partitioner, step: int,
+                 model_dir: str) -> Mapping[str, float]: ...
+
+
 class TrainingDivergedError(FloatingPointError):
     """The loss, gradients or parameters became non-finite."""
 
@@ -249,6 +257,7 @@ def train(
     eval_dataset: pipeline.DatasetConfig | None = None,
     eval_period: int = 1000,
     eval_steps: int = 10,
+    infer_eval: InferEvalFn | None = None,
     log_period: int = 10,
     seed: int = 0,
     truncation_check_examples: int = 256,
@@ -273,8 +282,10 @@ def train(
         run starts at its step (a step directory's number, else 0) and reads the data from the start.
       num_microbatches: split each batch into this many sequential micro-batches.
       eval_dataset: optional held-out split for loss/accuracy every `eval_period` steps.
-      eval_period: t5x EVAL_PERIOD.
+      eval_period: t5x EVAL_PERIOD: both evaluations run every this many steps and at the last.
       eval_steps: batches per evaluation.
+      infer_eval: optional held-out suite (t5x's infer_eval, `eval.jobs.InferEval`) decoded or
+        ranked every `eval_period` steps; its per-task and aggregate scalars go to TensorBoard.
       log_period: steps between metric writes (and finiteness checks).
       seed: seeds initialisation and dropout.
       truncation_check_examples: examples to check for truncation up front (0 skips).
@@ -388,15 +399,21 @@ def train(
             progress.update(1)
             preempted = watch.reached(step) and step < train_steps
             saving_now = preempted or step % checkpoint_config.period == 0 or step == train_steps
-            if step % log_period == 0 or saving_now or step == start_step + 1:
+            evaluating_now = not preempted and (eval_dataset is not None or infer_eval is not None) and (
+                step % eval_period == 0 or step == train_steps)
+            if step % log_period == 0 or saving_now or evaluating_now or step == start_step + 1:
                 flush(step)  # raises before a non-finite state can be saved
             if saving_now:
                 manager.save(step, _items(state), force=preempted or step == train_steps)
             if preempted:
                 logging.warning("Preempted: stopping at step %d, saved in %s.", step, manager.directory)
                 break
-            if eval_dataset is not None and step % eval_period == 0:
-                evaluate_loss(model, state.params, eval_dataset, partitioner, eval_steps, writer, step)
+            if evaluating_now:
+                if eval_dataset is not None:
+                    evaluate_loss(model, state.params, eval_dataset, partitioner, eval_steps, writer, step)
+                if infer_eval is not None:
+                    writer.write_scalars(step, dict(infer_eval(model, state.params, partitioner, step, str(model_path))))
+                window_start = time.perf_counter()  # evaluation time is not training time
         flush(train_steps)
     except TrainingDivergedError as error:
         manager.wait_until_finished()

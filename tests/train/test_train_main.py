@@ -50,6 +50,19 @@ def test_smoke_run_of_debug_cpu_gin(tmp_path):
     assert "total parameters" in (model_dir / "parameters.txt").read_text()
 
 
+def test_infer_eval_gin_gives_train_the_suite(fresh_gin, clean_registries):
+    """gin/runs/infer_eval.gin binds train.infer_eval to EVAL_SUITE with the eval options."""
+    tiny_setup.register()
+    gin.parse_config_files_and_bindings(
+        ["runs/finetune.gin", "runs/infer_eval.gin", "models/t5_1_1/tiny.gin"],
+        [f"EVAL_SUITE = '{tiny_setup.TASK_NAME}'", "EVAL_MAX_EXAMPLES = 16", "MODEL_DIR = 'unused'",
+         "MIXTURE_OR_TASK_NAME = 'unused'"],
+    )
+    infer_eval = gin.query_parameter("train.infer_eval").scoped_configurable_fn()
+    assert infer_eval.suite == tiny_setup.TASK_NAME and infer_eval.max_examples == 16
+    assert infer_eval.task_feature_lengths == gin.query_parameter("%TASK_FEATURE_LENGTHS")
+
+
 def _tiny_args(tmp_path, *extra):
     return [
         "--gin_file=runs/debug_cpu.gin", "--gin_file=models/t5_1_1/tiny.gin",

@@ -1,5 +1,6 @@
 """The train step on several meshes, micro-batching, resume, divergence, truncation and the loop."""
 import contextlib
+import json
 import signal
 
 import jax
@@ -13,6 +14,7 @@ import tiny_setup
 # Runs against the model engineer's flan_jax.models (skipped only while it is absent).
 pytest.importorskip("flan_jax.models.model")
 from flan_jax.data import features, pipeline  # noqa: E402
+from flan_jax.eval import jobs  # noqa: E402
 from flan_jax.models import layer_stacking  # noqa: E402
 from flan_jax.train import checkpoints, optimizers, partitioning, steps, trainer, utilization  # noqa: E402
 
@@ -223,9 +225,33 @@ def _fails_after(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_profile_steps_trace_and_model_flops_are_logged(tmp_path, clean_registries, model):
-    tiny_setup.register()
-    result = _train(tmp_path, 3, model=model, profile_steps=(2, 3))
+def _prediction_scores(targets, predictions):
+    """Exact match, and a score that moves with the parameters even while nothing is right."""
+    return {"exact_match": float(np.mean([t == p for t, p in zip(targets, predictions)])),
+            "prediction_chars": float(np.mean([len(p) for p in predictions]))}
+
+
+def _tensorboard_scalars(directory) -> dict[str, dict[int, float]]:
+    """tag -> {step: value} from the TensorBoard event files in `directory`."""
+    import tensorflow as tf
+
+    out = {}
+    for path in directory.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                out.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    return out
+
+
+def test_profile_trace_model_flops_and_infer_eval_scalars_are_written(tmp_path, clean_registries, model):
+    """What a run shows besides its losses (one tiny run for all, to compile once): PROFILE_STEPS'
+    trace, the analytic model FLOP rate, and the held-out suite's scalars (t5x's infer_eval) every
+    EVAL_PERIOD steps and at the last, read back from the TensorBoard event files."""
+    tiny_setup.register(metric_fns=[_prediction_scores])
+    with pytest.raises(ValueError, match="tiny_revers.*tiny_reverse"):  # a misspelt suite fails before training
+        jobs.InferEval("tiny_revers", tiny_setup.LENGTHS)
+    infer_eval = jobs.InferEval(tiny_setup.TASK_NAME, tiny_setup.LENGTHS, batch_size=8, split="validation", max_examples=8)
+    result = _train(tmp_path, 3, model=model, profile_steps=(2, 3), eval_period=2, infer_eval=infer_eval)
     assert list((tmp_path / "profile").rglob("*.xplane.pb")), "no jax.profiler trace in MODEL_DIR/profile"
     shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, tiny_setup.LENGTHS, pack=True)
     flops = utilization.train_flops(model, 8, shapes)
@@ -234,6 +260,18 @@ def test_profile_steps_trace_and_model_flops_are_logged(tmp_path, clean_registri
         per_device = flops * metrics["steps_per_second"] / jax.device_count() / 1e12
         assert metrics["model_tflops_per_device"] == pytest.approx(per_device, rel=1e-3)
         assert "mfu" not in metrics  # a CPU has no peak in utilization.ACCELERATORS
+
+    scalars = _tensorboard_scalars(tmp_path)
+    task = f"infer_eval/{tiny_setup.TASK_NAME}"
+    for tag in (f"{task}/exact_match", f"{task}/prediction_chars", "infer_eval/other_tasks_average"):
+        assert sorted(scalars[tag]) == [2, 3], tag
+    assert sorted(scalars["train/loss"]) == [1, 2, 3]
+    # The last scalars are the final parameters' scores, and each evaluation's files are kept.
+    final = infer_eval.results(model, result.state.params, partitioning.Partitioner(num_partitions=1))
+    assert scalars[f"{task}/prediction_chars"][3] == pytest.approx(final.tasks[tiny_setup.TASK_NAME].metrics["prediction_chars"])
+    assert scalars["infer_eval/other_tasks_average"][3] == pytest.approx(scalars[f"{task}/exact_match"][3])
+    for step in (2, 3):
+        assert json.loads((tmp_path / "infer_eval" / str(step) / "results.json").read_text())["run"]["step"] == step
     with pytest.raises(ValueError, match="PROFILE_STEPS"):
         _train(tmp_path / "bad", 3, model=model, profile_steps=(3, 2))
 

@@ -32,11 +32,11 @@ def _dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.
     )
 
 
-def register(name: str = TASK_NAME, cacheable: bool = False) -> str:
+def register(name: str = TASK_NAME, cacheable: bool = False, metric_fns=()) -> str:
     """Registers a task whose examples ask to reverse a word (byte vocabulary).
 
     `cacheable` puts a seqio.CacheDatasetPlaceholder after tokenization, so `flan-jax cache`
-    can write it and USE_CACHED_TASKS = True read it.
+    can write it and USE_CACHED_TASKS = True read it; `metric_fns` score its predictions.
     """
     vocabulary = vocabularies.byte_vocabulary()
     features = {key: seqio.Feature(vocabulary, add_eos=True) for key in ("inputs", "targets")}
@@ -46,6 +46,7 @@ def register(name: str = TASK_NAME, cacheable: bool = False) -> str:
         source=seqio.FunctionDataSource(_dataset_fn, splits=("train", "validation")),
         preprocessors=[seqio.preprocessors.tokenize, *cache, seqio.preprocessors.append_eos_after_trim],
         output_features=features,
+        metric_fns=list(metric_fns),
     )
     return name
 
