@@ -42,6 +42,9 @@ COMMAND_MACROS = frozenset({
     "MIXTURE_OR_TASK_MODULE", "MIXTURE_OR_TASK_NAME", "USE_CACHED_TASKS", "MODEL_DIR", "EVAL_AFTER_TRAINING",
     "EVAL_DATA_DIRS", "EVAL_SUITE", "EVAL_SPLIT", "CHECKPOINT_PATH", "EVAL_OUTPUT_DIR", CACHE_DIRS_MACRO,
     "TRAIN_STEPS", "PRETRAIN_CACHE_DIR",  # flan-jax pretrain: its cache key and finished check
+    "BATCH_SIZE", "TASK_FEATURE_LENGTHS", "NUM_PARTITIONS", "REMAT_POLICY", "SCAN_LAYERS",  # flan-jax plan
+    "LEARNING_RATE",  # flan-jax experiment prints it
+    "MODEL",  # flan-jax convert --gin_file: the model a model gin file defines
 })
 
 # Errors whose message says what to fix: printed without a traceback, exit status 1.

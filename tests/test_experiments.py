@@ -15,13 +15,16 @@ PRETRAIN = [*MODEL, "TRAIN_STEPS = 2", "BATCH_SIZE = 8", 'TASK_FEATURE_LENGTHS =
 
 
 def register_synthetic() -> None:
-    """The synthetic suite in seqio's registries (clean_registries empties them; a first import fills them)."""
+    """The synthetic suite and the pretraining corpus in seqio's registries (clean_registries empties
+    them; a module's first import fills them, a later one does nothing)."""
     import seqio
 
-    from flan_jax_tasks import synthetic
+    from flan_jax_tasks import pretrain, synthetic
 
     if synthetic.TASKS[0] not in seqio.TaskRegistry.names():
         synthetic.register()
+    if pretrain.TASK not in seqio.TaskRegistry.names():
+        pretrain.register()
 
 
 def experiment_argv(tmp_path) -> list[str]:

@@ -261,8 +261,8 @@ class Attention(nn.Module):
         def projection(name: str, heads: int):
             return nn.DenseGeneral(
                 features=(heads, cfg.head_dim), axis=-1, use_bias=cfg.qkv_bias, dtype=dtype, param_dtype=jnp.float32,
-                dot_general=t5.dense_dot_general, kernel_init=nn.with_logical_partitioning(_init, ("embed", "heads", "kv")),
-                bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("heads", "kv")), name=name,
+                dot_general=t5.dense_dot_general, kernel_init=t5.partitioned(_init, ("embed", "heads", "kv")),
+                bias_init=t5.partitioned(nn.initializers.zeros, ("heads", "kv")), name=name,
             )(x)
 
         # Keys and values heads-major, [batch, kv_heads, length, head_dim]: dot_product_attention's
@@ -284,7 +284,7 @@ class Attention(nn.Module):
         out = attend(query, key, value, mask, dtype)
         out = nn.DenseGeneral(
             features=x.shape[-1], axis=(-2, -1), use_bias=False, dtype=dtype, param_dtype=jnp.float32,
-            dot_general=t5.dense_dot_general, kernel_init=nn.with_logical_partitioning(_init, ("heads", "kv", "embed")),
+            dot_general=t5.dense_dot_general, kernel_init=t5.partitioned(_init, ("heads", "kv", "embed")),
             name="out",
         )(out)
         return nn.with_logical_constraint(out, ("batch", "length", "embed"))
@@ -318,7 +318,7 @@ class SwiGluMlp(nn.Module):
     def __call__(self, x: Array) -> Array:
         dense = lambda features, axes, name: nn.Dense(  # noqa: E731
             features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32, dot_general=t5.dense_dot_general,
-            kernel_init=nn.with_logical_partitioning(_init, axes), name=name,
+            kernel_init=t5.partitioned(_init, axes), name=name,
         )
         hidden = nn.silu(dense(self.mlp_dim, ("embed", "mlp"), "wi_0")(x)) * dense(self.mlp_dim, ("embed", "mlp"), "wi_1")(x)
         hidden = nn.with_logical_constraint(hidden, ("batch", "length", "mlp"))
@@ -387,7 +387,7 @@ class Decoder(nn.Module):
 
         embedder = nn.Embed(
             cfg.vocab_size, cfg.emb_dim, dtype=cfg.activation_dtype, param_dtype=jnp.float32,
-            embedding_init=nn.with_logical_partitioning(_init, ("vocab", "embed")), name="token_embedder",
+            embedding_init=t5.partitioned(_init, ("vocab", "embed")), name="token_embedder",
         )
         x = nn.with_logical_constraint(embedder(decoder_input_tokens.astype(jnp.int32)), ("batch", "length", "embed"))
         deterministic = not enable_dropout
@@ -403,6 +403,6 @@ class Decoder(nn.Module):
         else:
             logits = nn.Dense(
                 cfg.vocab_size, use_bias=False, dtype=jnp.float32, param_dtype=jnp.float32, dot_general=t5.dense_dot_general,
-                kernel_init=nn.with_logical_partitioning(_init, ("embed", "vocab")), name="logits_dense",
+                kernel_init=t5.partitioned(_init, ("embed", "vocab")), name="logits_dense",
             )(x)
         return nn.with_logical_constraint(logits, ("batch", "length", "vocab"))

@@ -139,7 +139,9 @@ class _LogicallyPartitioned(nn.LogicallyPartitioned):
         return super().unbox(apply_constraint=apply_constraint and np.ndim(self.value) == len(self.names))
 
 
-def _partitioned(init, axes: tuple[str, ...]):
+def partitioned(init, axes: tuple[str, ...]):
+    """`init` boxed with its logical axes, as nn.with_logical_partitioning (shared with decoder.py)."""
+
     @functools.wraps(init)
     def boxed(*args, **kwargs):
         return _LogicallyPartitioned(init(*args, **kwargs), axes)
@@ -352,7 +354,7 @@ class RMSNorm(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        scale = self.param("scale", _partitioned(nn.initializers.ones, ("embed",)), (x.shape[-1],), jnp.float32)
+        scale = self.param("scale", partitioned(nn.initializers.ones, ("embed",)), (x.shape[-1],), jnp.float32)
         return rms_norm(x, scale, self.epsilon)
 
 
@@ -369,7 +371,7 @@ class RelativePositionBias(nn.Module):
     def __call__(self, query_positions: Array, key_positions: Array) -> Array:
         """[1, heads, q_len, k_len] bias for 1-D query and key position vectors."""
         table = self.param(
-            "rel_embedding", _partitioned(_relpos_init, ("heads", "relpos_buckets")),
+            "rel_embedding", partitioned(_relpos_init, ("heads", "relpos_buckets")),
             (self.num_heads, self.num_buckets), jnp.float32,
         )
         buckets = relative_position_bucket(
@@ -394,7 +396,7 @@ class MultiHeadAttention(nn.Module):
         projection = lambda name, init: nn.DenseGeneral(  # noqa: E731
             features=(self.num_heads, self.head_dim), axis=-1, use_bias=False, dtype=self.dtype,
             param_dtype=jnp.float32, dot_general=dense_dot_general,
-            kernel_init=_partitioned(init, ("embed", "heads", "kv")), name=name,
+            kernel_init=partitioned(init, ("embed", "heads", "kv")), name=name,
         )
         constrain = lambda x: nn.with_logical_constraint(x, ("batch", "length", "heads", "kv"))  # noqa: E731
         query = constrain(projection("query", _query_init(self.head_dim))(inputs_q))
@@ -442,7 +444,7 @@ class MultiHeadAttention(nn.Module):
             out = out.reshape((inputs_q.shape[0], inputs_q.shape[1]) + out.shape[2:])
         out = nn.DenseGeneral(
             features=inputs_q.shape[-1], axis=(-2, -1), use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
-            dot_general=dense_dot_general, kernel_init=_partitioned(_attention_init, ("heads", "kv", "embed")), name="out",
+            dot_general=dense_dot_general, kernel_init=partitioned(_attention_init, ("heads", "kv", "embed")), name="out",
         )(out)
         return nn.with_logical_constraint(out, ("batch", "length", "embed"))
 
@@ -497,7 +499,7 @@ class GatedGeluMlp(nn.Module):
     def __call__(self, x: Array, *, deterministic: bool) -> Array:
         dense = lambda features, axes, name: nn.Dense(  # noqa: E731
             features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32, dot_general=dense_dot_general,
-            kernel_init=_partitioned(_dense_init, axes), name=name,
+            kernel_init=partitioned(_dense_init, axes), name=name,
         )
         gate = nn.gelu(dense(self.mlp_dim, ("embed", "mlp"), "wi_0")(x), approximate=True)
         hidden = gate * dense(self.mlp_dim, ("embed", "mlp"), "wi_1")(x)
@@ -653,7 +655,7 @@ class Decoder(nn.Module):
         x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
         logits = nn.Dense(
             cfg.vocab_size, use_bias=False, dtype=jnp.float32, param_dtype=jnp.float32, dot_general=dense_dot_general,
-            kernel_init=_partitioned(_dense_init, ("embed", "vocab")), name="logits_dense",
+            kernel_init=partitioned(_dense_init, ("embed", "vocab")), name="logits_dense",
         )(x)
         return nn.with_logical_constraint(logits, ("batch", "length", "vocab"))
 
@@ -667,7 +669,7 @@ class Transformer(nn.Module):
         cfg = self.config
         self.token_embedder = nn.Embed(
             cfg.vocab_size, cfg.emb_dim, dtype=cfg.activation_dtype, param_dtype=jnp.float32,
-            embedding_init=_partitioned(_embedding_init, ("vocab", "embed")), name="token_embedder",
+            embedding_init=partitioned(_embedding_init, ("vocab", "embed")), name="token_embedder",
         )
         self.encoder = Encoder(cfg, name="encoder")
         self.decoder = Decoder(cfg, name="decoder")
