@@ -14,7 +14,7 @@ makes both exact float32. On a shared machine the two sides' steps are
 timed alternately (one of ours, one of theirs, repeated) and the medians compared, so a load
 change hits both. Prints tokens/s (input + target tokens) of each, their ratio, our model
 TFLOP/s per device and MFU (the analytic count of `flan_jax.train.utilization.t5_train_flops`
-over the device's peak in `utilization.ACCELERATORS`, as the trainer logs them; XLA's own cost
+or `decoder_train_flops` over the device's peak in `utilization.ACCELERATORS`, as the trainer logs them; XLA's own cost
 analysis is printed beside it, but on a GPU it leaves out the library (cuBLAS) matrix products,
 most of the work), and a last `RESULT {json}` line. `--profile DIR` writes a `jax.profiler`
 trace of our timed steps there.
@@ -23,12 +23,12 @@ own, to show where a difference comes from; `--products` times every matrix prod
 compiled step alone (XLA and torch, benchmarks/matmul_rate.py), the floor under our step.
 
 A decoder row holds a prefix-LM example, inputs then targets (input_len + target_len tokens),
-with the loss on the targets only (both sides), so a row is as many tokens as a T5 example. For
-decoders the script also prints MFU: analytic model FLOPs (6 x matrix parameters per token, the
-output projection included, plus 12 x layers x heads x head_dim x length per token for attention,
-as PaLM's Appendix B counts them) over step time, against the device's peak: a table for known
-GPUs, on a CPU the best rate of one large XLA matrix product measured here (`--peak_tflops`
-overrides either).
+with the loss on the targets only (both sides), so a row is as many tokens as a T5 example. MFU
+is printed for both sides: analytic model FLOPs (for decoders 6 x matrix parameters per token,
+the output projection included, plus 12 x layers x heads x head_dim x length per token for
+attention, as PaLM's Appendix B counts them) over step time, against the devices' peak: the
+trainer's table on accelerators, on a CPU the best rate of one large XLA matrix product measured
+here (`--peak_tflops` overrides either).
 
 Needs jax, flax, optax (and torch + transformers for the peer), not seqio or TensorFlow, so it
 also runs on accelerator machines without them (see benchmarks/gpu_suite.py).
@@ -199,32 +199,20 @@ def our_model(dims: dict, flags):
     return models_lib.EncoderDecoderModel(t5.Transformer(config=config), vocabulary, vocabulary)
 
 
-def decoder_train_flop(dims: dict, rows: int, length: int) -> float:
-    """Analytic FLOPs of one training step (PaLM, Chowdhery et al. 2022, Appendix B): 6 per matrix
-    parameter per token (forward 2, backward 4; the output projection counts even when tied) plus
-    12 x layers x heads x head_dim x length per token for the attention products."""
-    emb, heads, kv_heads, head_dim = dims["emb_dim"], dims["num_heads"], dims["num_kv_heads"], dims["head_dim"]
-    per_layer = 2 * emb * heads * head_dim + 2 * emb * kv_heads * head_dim + 3 * emb * dims["mlp_dim"]
-    matrix_params = dims["num_layers"] * per_layer + dims["vocab_size"] * emb
-    tokens = rows * length
-    return 6.0 * matrix_params * tokens + 12.0 * dims["num_layers"] * heads * head_dim * length * tokens
-
-
-# Dense peak rates (FLOP/s) by device kind; float32 products run as TF32 (JAX's default precision).
-_GPU_PEAKS = {"H100": {"bfloat16": 989e12, "float32": 494.5e12}, "H200": {"bfloat16": 989e12, "float32": 494.5e12},
-              "A100": {"bfloat16": 312e12, "float32": 156e12}}
-
-
 def peak_flops(flags) -> tuple[float | None, str]:
-    """(peak FLOP/s, where it comes from) for MFU."""
+    """(peak FLOP/s of the devices our step runs on, where it comes from) for MFU: the trainer's
+    table (`utilization.ACCELERATORS`, dense bfloat16) on accelerators, on a CPU the best rate of
+    one large XLA matrix product measured here (the fake host devices share it)."""
     import jax
+
+    from flan_jax.train import utilization
 
     if flags.peak_tflops:
         return flags.peak_tflops * 1e12, "--peak_tflops"
     kind = jax.devices()[0].device_kind
-    for name, rates in _GPU_PEAKS.items():
-        if name in kind:
-            return rates[flags.dtype], f"{name} dense {flags.dtype} peak"
+    row = utilization.accelerator(kind)
+    if row:
+        return row.peak_flops * flags.devices, f"{flags.devices} x {row.name} dense bfloat16 peak"
     if jax.default_backend() != "cpu":
         return None, f"unknown peak for {kind} (pass --peak_tflops)"
     import jax.numpy as jnp
@@ -276,19 +264,17 @@ def our_step(dims: dict, batch, flags):
 
 
 def model_flops(dims: dict, flags) -> float:
-    """The analytic FLOPs of one step (`utilization.t5_train_flops`): what MFU divides by."""
-    from flan_jax.models import t5
+    """The analytic FLOPs of one step (`utilization.t5_train_flops` / `decoder_train_flops`, as
+    the trainer counts them): what MFU divides by."""
     from flan_jax.train import utilization
+
+    if flags.family == "decoder":
+        config = decoder_config(dims, flags.dtype)
+        return utilization.decoder_train_flops(config, flags.batch, flags.input_len + flags.target_len)
+    from flan_jax.models import t5
 
     config = t5.T5Config(**dims, dtype=flags.dtype)
     return utilization.t5_train_flops(config, flags.batch, flags.input_len, flags.target_len)
-
-
-def peak_flops(device_kind: str) -> float | None:
-    from flan_jax.train import utilization
-
-    row = utilization.accelerator(device_kind)
-    return row.peak_flops if row else None
 
 
 def compiled_gflop(compiled, devices: int) -> float:
@@ -512,18 +498,17 @@ def main(argv=None) -> int:
     if flags.profile and "ours" in runs:
         jax.profiler.stop_trace()
     seconds = {name: statistics.median(values) for name, values in times.items()}
+    flop = model_flops(dims, flags)
+    peak, peak_source = peak_flops(flags)
+    result.update(model_tflop_per_step=flop / 1e12, peak_tflops=peak and peak / 1e12, peak_source=peak_source)
     if "ours" in seconds:
         result.update(ours_tokens_per_s=tokens / seconds["ours"], ours_ms=seconds["ours"] * 1e3, devices=flags.devices,
-                      partitioning=flags.partitioning, model_tflop_per_step=model_flops(dims, flags) / 1e12)
-        result["model_tflops_per_device"] = result["model_tflop_per_step"] / seconds["ours"] / flags.devices
-        peak = peak_flops(jax.devices()[0].device_kind)
-        mfu = f"  MFU {result['model_tflops_per_device'] * 1e12 / peak:.1%}" if peak else ""
-        if peak:
-            result["mfu"] = result["model_tflops_per_device"] * 1e12 / peak
+                      partitioning=flags.partitioning)
+        result["model_tflops_per_device"] = flop / 1e12 / seconds["ours"] / flags.devices
         print(
             f"flan-jax  (jax.jit, {flags.devices} {jax.default_backend()} device(s), {flags.partitioning}): "
             f"{result['ours_tokens_per_s']:10.0f} tokens/s  {result['ours_ms']:8.1f} ms/step  "
-            f"model {result['model_tflops_per_device']:.3g} TFLOP/s per device{mfu}  "
+            f"model {result['model_tflops_per_device']:.3g} TFLOP/s per device  "
             f"(XLA-counted {gflop / seconds['ours'] / 1e3:.3g} TFLOP/s)"
         )
     if "peer" in seconds:
@@ -540,15 +525,10 @@ def main(argv=None) -> int:
               f"by process CPU time per step {result['cpu_ratio']:.2f}x ({statistics.median(cpu['ours']) * 1e3:.0f} vs "
               f"{statistics.median(cpu['peer']) * 1e3:.0f} ms)")
     result["spread_ms"] = {name: [min(values) * 1e3, max(values) * 1e3] for name, values in times.items()}
-    if flags.family == "decoder":
-        result["analytic_gflop_per_step"] = analytic = decoder_train_flop(dims, flags.batch, flags.input_len + flags.target_len) / 1e9
-        peak, source = peak_flops(flags)
-        result.update(peak_tflops=peak and peak / 1e12, peak_source=source)
-        for name, step_seconds in seconds.items():
-            achieved = analytic * 1e9 / step_seconds
-            result[f"{name}_mfu"] = mfu = peak and achieved / peak
-            print(f"MFU {name}: {achieved / 1e9:8.1f} GFLOP/s analytic ({analytic:.1f} GFLOP/step)"
-                  + (f" = {100 * mfu:.1f}% of {peak / 1e9:.0f} GFLOP/s ({source})" if peak else f"; {source}"))
+    for name, step_seconds in seconds.items():  # "mfu" is ours (benchmarks/gpu_suite.py reads it)
+        result["mfu" if name == "ours" else f"{name}_mfu"] = mfu = peak and flop / step_seconds / peak
+        print(f"MFU {name}: {flop / step_seconds / 1e9:8.1f} GFLOP/s analytic ({flop / 1e9:.1f} GFLOP/step)"
+              + (f" = {100 * mfu:.1f}% of {peak / 1e9:.0f} GFLOP/s ({peak_source})" if peak else f"; {peak_source}"))
     if flags.breakdown:
         result["breakdown_ms"] = print_breakdown(
             our_pieces if "ours" in runs else {}, peer_pieces if "peer" in runs else {}, flags

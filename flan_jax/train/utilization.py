@@ -1,4 +1,4 @@
-"""What an accelerator can hold and compute, and how much of it a T5 train step uses.
+"""What an accelerator can hold and compute, and how much of it a train step uses.
 
 `ACCELERATORS` is the one table of device memory and peak rates: `flan-jax plan` checks its
 per-device memory against it, the trainer and `benchmarks/train_throughput.py` divide the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from flan_jax.models import t5
+from flan_jax.models import decoder, t5
 
 GIB = 2**30
 
@@ -83,16 +83,36 @@ def t5_train_flops(config: t5.T5Config, batch_size: int, input_length: int, targ
     return 3.0 * (matmuls + attention)
 
 
+def decoder_train_flops(config: decoder.DecoderConfig, batch_size: int, length: int) -> float:
+    """FLOPs of one decoder-only train step on full-length rows (PaLM, Chowdhery et al. 2022, App. B).
+
+    6 per matrix parameter per token (forward 2, backward 4): per layer the query and output
+    projections 2*E*H*D, key and value 2*E*K*D (K key/value heads), the SwiGLU branches 3*E*F,
+    and the output projection V*E (counted even when tied to the embedding: it is a product; the
+    lookup is not); plus 12 * layers * H * D * length per token for the attention logits and
+    weighted values (causal attention counted in full, as computed). Norms, rotary embeddings,
+    the loss and the optimizer are not counted.
+    """
+    emb, heads, kv_heads, head_dim = config.emb_dim, config.num_heads, config.num_kv_heads, config.head_dim
+    per_layer = 2 * emb * heads * head_dim + 2 * emb * kv_heads * head_dim + 3 * emb * config.mlp_dim
+    matrix_params = config.num_layers * per_layer + config.vocab_size * emb
+    tokens = batch_size * length
+    return 6.0 * matrix_params * tokens + 12.0 * config.num_layers * heads * head_dim * length * tokens
+
+
 def train_flops(model: Any, batch_size: int, input_shapes: Mapping[str, tuple[int, ...]]) -> float | None:
     """The analytic FLOPs of one train step of `model` (None for a network without a formula).
 
     Args:
-      model: an EncoderDecoderModel (its `module.config` a T5Config).
+      model: an EncoderDecoderModel (its `module.config` a T5Config) or a DecoderOnlyModel (a
+        DecoderConfig).
       batch_size: global batch size.
       input_shapes: the model features' shapes (the trainer's `model_input_shapes`); only
         their lengths are read.
     """
     config = getattr(getattr(model, "module", None), "config", None)
+    if isinstance(config, decoder.DecoderConfig):
+        return decoder_train_flops(config, batch_size, input_shapes["decoder_input_tokens"][-1])
     if not isinstance(config, t5.T5Config):
         return None
     return t5_train_flops(

@@ -1,5 +1,6 @@
 """benchmarks/train_throughput.py --family decoder: the dimensions it reads are the gin files',
-its rows are the prefix-LM layout, and its analytic FLOPs are the model's matrix products."""
+its rows are the prefix-LM layout, and the analytic FLOPs (utilization.decoder_train_flops, which
+the trainer and the benchmark use) are the model's matrix products."""
 import importlib.util
 import pathlib
 
@@ -7,6 +8,8 @@ import flax.linen as nn
 import jax
 import numpy as np
 import pytest
+
+from flan_jax.train import utilization
 
 REPO = pathlib.Path(__file__).resolve().parent.parent.parent
 
@@ -48,4 +51,6 @@ def test_analytic_flops_count_every_matrix_parameter(bench):
     scales = sum(int(np.prod(x.shape)) for path, x in leaves if path[-1].key == "scale")
     assert total == 100_092_672
     attention = 12 * dims["num_layers"] * dims["num_heads"] * dims["head_dim"]
-    assert bench.decoder_train_flop(dims, 1, 1) == 6 * (total - scales) + attention
+    expected = 6 * (total - scales) + attention
+    assert utilization.decoder_train_flops(bench.decoder_config(dims, "float32"), 1, 1) == expected
+    assert utilization.train_flops(model, 1, {"decoder_input_tokens": (1, 1)}) == expected  # what the trainer logs
