@@ -42,7 +42,8 @@ def read_config(flags: argparse.Namespace):
     import gin
 
     gin.clear_config()
-    gin_flags.parse_gin(flags.gin_file, flags.gin_bindings, flags.gin_search_paths)
+    with console.native_stderr_to_log():  # the task modules the gin files import start TensorFlow
+        gin_flags.parse_gin(flags.gin_file, flags.gin_bindings, flags.gin_search_paths)
     from flan_jax import gin_configurables
 
     try:

@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from flan_jax import gin_flags
+from flan_jax import console, gin_flags
 from flan_jax.train import main as train_main
 
 PROG = "flan-jax pretrain"
@@ -91,7 +91,9 @@ def run(flags: argparse.Namespace) -> pathlib.Path:
         if not cache_dir:
             raise ValueError(f"MODEL_DIR and {CACHE_DIR_MACRO} are both unset: set one (gin/runs/pretrain.gin "
                              "sets the cache directory).")
-        model_dir = str(pathlib.Path(cache_dir) / cache_key(gin.config_str(), first_batch_fingerprint()))
+        with console.native_stderr_to_log():  # the first tf.data batch starts TensorFlow's devices
+            fingerprint = first_batch_fingerprint()
+        model_dir = str(pathlib.Path(cache_dir) / cache_key(gin.config_str(), fingerprint))
     done = finished_checkpoint(model_dir, train_steps)
     if done is not None:
         logging.info("Pretrained checkpoint found, nothing to train: %s", done)
