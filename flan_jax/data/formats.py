@@ -23,6 +23,7 @@ with an `instruction` states it once before the exemplars ("instruction once, th
 the Flan 2022 NIv2 layout) rather than in every one.
 """
 import dataclasses
+import itertools
 import random
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -84,6 +85,12 @@ def _unsupported_reason(fmt: Format, template_set: templates_lib.TemplateSet) ->
     if fmt.kind == INVERSION and not template_set.inversion_templates:
         return "the family has no inversion_templates"
     return ""
+
+
+def carries_options(fmt: Format, template_set: templates_lib.TemplateSet) -> bool:
+    """Whether `fmt`'s examples carry "options" (rank classification's candidates): the family has
+    options and the format's target is the answer (every format but inversion), shown or not."""
+    return template_set.options_field is not None and fmt.kind != INVERSION
 
 
 def check_supported(fmt: Format, template_set: templates_lib.TemplateSet, task_name: str) -> None:
@@ -168,7 +175,9 @@ def render_example(
         hash per entry per example otherwise).
 
     Returns:
-      {"inputs", "targets", "template_idx", "num_exemplars"}.
+      {"inputs", "targets", "template_idx", "num_exemplars"}, and "options" where the format
+      `carries_options`: the candidate targets in the order shown (`templates.target_options`;
+      in the noopt formats too, since ranking scores them without showing them).
     """
     key = example_key(fields)
     group = template_group(fmt, template_set)
@@ -194,7 +203,10 @@ def render_example(
         inputs, num_exemplars = templates_lib.assemble_few_shot(
             rendered, inputs, separators, few_shot.max_input_length, length_fn, instruction
         )
-    return {"inputs": inputs, "targets": targets, "template_idx": template_idx, "num_exemplars": num_exemplars}
+    rendered = {"inputs": inputs, "targets": targets, "template_idx": template_idx, "num_exemplars": num_exemplars}
+    if carries_options(fmt, template_set):
+        rendered["options"] = templates_lib.target_options(fields, template_set, style)
+    return rendered
 
 
 class TemplatedSource(seqio.DataSource):
@@ -202,8 +214,10 @@ class TemplatedSource(seqio.DataSource):
 
     It reads the base source in Python, maps each example through `prepare` (raw -> fields; None
     drops it), renders it, and yields string features "inputs" / "targets" plus the metadata
-    "_task_source", "_task_name", "_template_idx", "_template_type". Downstream, seqio only
-    tokenizes (and copies the strings to "inputs_pretokenized" / "targets_pretokenized").
+    "_task_source", "_task_name", "_template_idx", "_template_type", and for a family with options
+    "options" (a list of strings: see `carries_options`; what the evaluator ranks). Downstream,
+    seqio only tokenizes (and copies the strings to "inputs_pretokenized" / "targets_pretokenized");
+    the training pipeline reads "inputs" and "targets" only, so the other features never reach a batch.
     """
 
     def __init__(
@@ -241,6 +255,7 @@ class TemplatedSource(seqio.DataSource):
         self.length_fn = length_fn
         self._exemplar_pool: list[dict[str, Any]] | None = None
         self._exemplar_keys: list[int] = []
+        self.output_signature = {**OUTPUT_SIGNATURE, **(OPTIONS_SIGNATURE if carries_options(fmt, template_set) else {})}
 
     @property
     def supports_arbitrary_sharding(self) -> bool:
@@ -287,7 +302,7 @@ class TemplatedSource(seqio.DataSource):
             length_fn=self.length_fn,
             exemplar_keys=self._exemplar_keys if uses_pool else None,
         )
-        return {
+        out = {
             "inputs": rendered["inputs"],
             "targets": rendered["targets"],
             "_task_source": self.collection,
@@ -295,6 +310,9 @@ class TemplatedSource(seqio.DataSource):
             "_template_idx": rendered["template_idx"],
             "_template_type": self.fmt.suffix,
         }
+        if "options" in rendered:
+            out["options"] = rendered["options"]
+        return out
 
     def iter_examples(self, split: str, shuffle: bool = False, seed: int | None = None,
                       shard_info: seqio.ShardInfo | None = None) -> Iterator[dict[str, Any]]:
@@ -326,24 +344,37 @@ class TemplatedSource(seqio.DataSource):
         # Chunks of rendered examples cross into tf.data at once and are unbatched there: the
         # per-element cost of `from_generator` (~0.5 ms) is otherwise the bottleneck.
         chunks = tf.data.Dataset.from_generator(
-            lambda: _chunked(self.iter_examples(split, shuffle=shuffle, seed=seed, shard_info=shard_info)),
-            output_signature={k: tf.TensorSpec([None], v.dtype) for k, v in OUTPUT_SIGNATURE.items()},
+            lambda: _chunked(self.iter_examples(split, shuffle=shuffle, seed=seed, shard_info=shard_info),
+                             self.output_signature),
+            output_signature={k: _chunk_spec(v) for k, v in self.output_signature.items()},
         )
         return chunks.unbatch()
 
 
-def _chunked(examples: Iterator[dict[str, Any]], size: int = 128) -> Iterator[dict[str, list[Any]]]:
-    """Dicts of lists of up to `size` examples each (the generator's batching for tf.data)."""
-    chunk: dict[str, list[Any]] = {key: [] for key in OUTPUT_SIGNATURE}
-    for example in examples:
-        for key in OUTPUT_SIGNATURE:
-            chunk[key].append(example[key])
-        if len(chunk["inputs"]) == size:
-            yield chunk
-            chunk = {key: [] for key in OUTPUT_SIGNATURE}
-    if chunk["inputs"]:
-        yield chunk
+def _chunk_spec(spec: tf.TensorSpec) -> tf.TypeSpec:
+    """The spec of a chunk of `spec` values: a vector of scalars, a ragged matrix of lists."""
+    if spec.shape.rank == 0:
+        return tf.TensorSpec([None], spec.dtype)
+    return tf.RaggedTensorSpec([None, None], spec.dtype, ragged_rank=1)
+
+
+def _chunked(examples: Iterator[dict[str, Any]], signature: Mapping[str, tf.TensorSpec],
+             size: int = 128) -> Iterator[dict[str, Any]]:
+    """Up to `size` examples at a time, feature by feature (the generator's batching for tf.data):
+    lists of scalars, and list features (the options) as a ragged tensor."""
+
+    def columns(block: list[dict[str, Any]]) -> dict[str, Any]:
+        out = {}
+        for key, spec in signature.items():
+            values = [example[key] for example in block]
+            out[key] = values if spec.shape.rank == 0 else tf.RaggedTensor.from_row_lengths(
+                tf.constant([v for row in values for v in row], spec.dtype), [len(row) for row in values])
+        return out
+
+    while block := list(itertools.islice(examples, size)):
+        yield columns(block)
 
 
 OUTPUT_SIGNATURE = sources.signature(inputs=str, targets=str, _task_source=str, _task_name=str, _template_idx=int,
                                      _template_type=str)
+OPTIONS_SIGNATURE = sources.signature(options=list[str])

@@ -301,6 +301,20 @@ def render(
     return inputs, targets.strip()
 
 
+def target_options(fields: Mapping[str, Any], template_set: TemplateSet, options_style: OptionsStyle | None) -> list[str]:
+    """The answer options as a target names them, in the order shown: the candidates rank
+    classification scores (FLAN's: the option with the highest log-likelihood is the prediction).
+
+    The option texts, except with a lettered style, whose target is a letter: then the letters
+    ("(A)", "(B)", ...), so the rendered target is always one of the candidates.
+
+    Example:
+      {"options": ["yes", "no"], ...}, no style or "dash" -> ["yes", "no"]; paren_letters -> ["(A)", "(B)"]
+    """
+    options = [str(o) for o in fields[template_set.options_field]]
+    return [options_style.answer(o, options) for o in options] if options_style else options
+
+
 def render_instruction(template: Template, fields: Mapping[str, Any], task_name: str = "?") -> str:
     """The template's instruction filled in from `fields` ("" when it has none)."""
     if not template.instruction:

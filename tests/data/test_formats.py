@@ -148,6 +148,26 @@ def test_inversion_swaps_question_and_answer():
                    "targets": "what is 2 + 1?", "template_idx": 0, "num_exemplars": 0}
 
 
+def test_examples_carry_their_options_in_every_format_whose_target_is_the_answer():
+    """Rank classification's candidates: the raw options in their order, shown or not; with a lettered
+    options style the letters its target uses. Inversion's target is the question: no options."""
+    pool = [qa(i) for i in range(10, 20)]
+    lettered = set()
+    for i in range(30):
+        raw = qa(i)["options"]
+        for fmt in (F.ZS_NOOPT, F.FS_NOOPT):
+            assert F.render_example(qa(i), task_name="t", template_set=QA, fmt=fmt, exemplar_pool=pool)["options"] == raw
+        for fmt in (F.ZS_OPT, F.FS_OPT, F.COT, F.FS_COT):
+            out = F.render_example(qa(i), task_name="t", template_set=QA, fmt=fmt, exemplar_pool=pool)
+            assert out["options"] in (raw, ["(A)", "(B)"], ["A", "B"]), (fmt.suffix, out)
+            assert T.extract_cot_answer(out["targets"]) in out["options"], (fmt.suffix, out)
+            lettered.add(out["options"] != raw)
+    assert lettered == {True, False}  # both kinds of style were drawn
+    assert "options" not in F.render_example(qa(2), task_name="t", template_set=QA, fmt=F.INV)
+    plain = T.TemplateSet(templates=[T.Template("{question}", "{answer}")])
+    assert "options" not in F.render_example(qa(2), task_name="t", template_set=plain, fmt=F.ZS_NOOPT)
+
+
 def test_to_python_decodes_numpy_values():
     raw = {"a": b"x", "b": np.array([b"p", b"q"]), "c": np.int64(3), "d": {"e": np.array(b"y")}}
     assert sources.to_python(raw) == {"a": "x", "b": ["p", "q"], "c": 3, "d": {"e": "y"}}
@@ -180,6 +200,16 @@ def test_templated_source_yields_strings_and_metadata():
     assert len(source.exemplar_pool()) == 9 and all(e["question"].startswith("what is") for e in source.exemplar_pool())
     again = list(source.get_dataset("validation", shuffle=False).as_numpy_iterator())
     assert [e["inputs"] for e in again] == [e["inputs"] for e in examples]
+
+
+def test_templated_source_serves_the_options_in_python_and_tf_data():
+    source = _templated(F.ZS_NOOPT)
+    served = list(source.get_dataset("validation", shuffle=False).as_numpy_iterator())
+    assert [e["options"].tolist() for e in served] == [[str(i + 1).encode(), str(i + 2).encode()]
+                                                       for i in range(100, 112) if i % 5]
+    assert [e["options"] for e in source.iter_examples("validation")] == [qa(i)["options"] for i in range(100, 112) if i % 5]
+    inverted = _templated(F.INV)
+    assert "options" not in next(inverted.get_dataset("validation", shuffle=False).as_numpy_iterator())
 
 
 def test_templated_source_shards_partition_the_examples():

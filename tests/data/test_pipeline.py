@@ -206,6 +206,45 @@ def add_templated_family(name: str, n: int, formats=("zs_noopt", "fs_noopt")) ->
                                     collection="synthetic", formats=list(formats))
 
 
+def test_examples_carrying_options_leave_training_batches_unchanged(clean_registries):
+    """A family with options carries them as a feature (for rank classification); every training path
+    reads only inputs and targets: the same batches as the same family declared without options."""
+    from flan_jax.data import templates
+
+    def make(rng):
+        a = rng.randrange(1000)
+        return {"a": str(a), "options": [str(a + 1), str(a + 2)], "answer": str(a + 1)}
+
+    def streams(options_field):
+        seqio.TaskRegistry.reset()
+        seqio.MixtureRegistry.reset()
+        template_set = templates.TemplateSet(templates=[templates.Template("after {a}?\n{options_}", "{answer}"),
+                                                        templates.Template("what follows {a}", "{answer}")],
+                                             options_field=options_field)
+        [name] = registry.register_family(
+            "fam", source=sources.GeneratorSource("fam", make, {"train": 300, "validation": 4}),
+            fields=["a", "options", "answer"], templates=template_set, collection="synthetic", formats=["zs_noopt"])
+        task = seqio.TaskRegistry.get(name)
+        mixing.add_mixture("fam_mix", [(name, 1.0)])
+        converter = seqio.EncDecFeatureConverter(pack=True)
+        out = {sampler: take(pipeline.train_batches(config("fam_mix", seed=3, sampler=sampler), converter, 0,
+                                                    seqio.ShardInfo(0, 1)), 3) for sampler in pipeline.SAMPLERS}
+        out["tf_epoch"] = epoch_multiset(epochs.tf_epoch(task, "train", LENGTHS, seqio.ShardInfo(0, 1), 7, True))
+        return out, next(task.source.iter_examples("train"))
+
+    carried, first = streams("options")
+    raw = next(sources.iter_examples(seqio.TaskRegistry.get("fam_zs_noopt").source.base, "train"))
+    assert first["options"] == raw["options"] and first["targets"] == raw["answer"]
+    plain, first_plain = streams(None)
+    assert "options" not in first_plain and first_plain["inputs"] == first["inputs"]
+    assert carried["tf_epoch"] == plain["tf_epoch"]
+    for sampler in pipeline.SAMPLERS:
+        for a, b in zip(carried[sampler], plain[sampler]):
+            assert set(a) == set(b)
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{sampler}: {key}")
+
+
 def epoch_multiset(chunks):
     return sorted((i.tobytes(), t.tobytes()) for chunk in chunks for i, t in chunk)
 

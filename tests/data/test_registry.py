@@ -40,7 +40,8 @@ def test_register_family_registers_one_task_per_format(clean_registries):
     ds = task.get_dataset({"inputs": 64, "targets": 8}, split="validation", shuffle=False)
     example = next(ds.as_numpy_iterator())
     assert set(example) == {"inputs", "targets", "inputs_pretokenized", "targets_pretokenized",
-                            "_task_source", "_task_name", "_template_idx", "_template_type"}
+                            "_task_source", "_task_name", "_template_idx", "_template_type", "options"}
+    assert example["options"].tolist() == [b"yes", b"no"]  # not shown, carried for rank classification
     assert example["inputs_pretokenized"].decode() in ("Is 50 even?", "50: even or odd?")
     assert example["targets_pretokenized"] == b"yes"
     vocab = seqio.ByteVocabulary()

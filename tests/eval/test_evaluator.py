@@ -103,6 +103,32 @@ def test_other_tasks_table_groups_by_cluster(clean_registries):
     assert "| echo | 1 | 75.00 |" in markdown and results.scalars()["eval/other_tasks_average"] == 75.0
 
 
+def test_rank_classification_of_a_templated_family_without_options_shown(clean_registries):
+    """A family with an options_field carries its options in zs_noopt too, so its tasks can be ranked:
+    scoring by sum of bytes always picks "yes" (the longer option), right on the even numbers."""
+    import seqio
+    import tensorflow as tf
+
+    from flan_jax.data import registry, templates
+
+    def numbers(split, shuffle_files):
+        del split, shuffle_files
+        return tf.data.Dataset.from_tensor_slices({"n": [7, 8, 9, 10]})
+
+    registry.register_family(
+        "even", source=seqio.FunctionDataSource(numbers, splits=["train", "validation"]), fields=["n", "options", "answer"],
+        prepare=lambda ex: {**ex, "options": ["no", "yes"], "answer": "no" if ex["n"] % 2 else "yes"},
+        templates=templates.TemplateSet(templates=[templates.Template("Is {n} even?\n{options_}", "{answer}")],
+                                        options_field="options"),
+        collection="synthetic", formats=["zs_noopt"],
+    )
+    results = evaluator.evaluate(EchoModel(), PARAMS, ["even_zs_noopt"], task_feature_lengths={"inputs": 32, "targets": 4},
+                                 batch_size=4, rank_classification=True)
+    result = results.tasks["even_zs_noopt"]
+    assert result.rank_classification and result.metrics == {"exact_match": 50.0}
+    assert [r["prediction"] for r in result.predictions] == ["yes"] * 4
+
+
 def test_process_shards_cover_every_row_once():
     """Process p of n feeds rows p, p + n, ...; all run the same number of steps (each is a collective)."""
     for num_rows, count, local in [(21, 2, 4), (8, 2, 4), (5, 4, 1), (0, 2, 2), (17, 1, 8)]:
