@@ -5,9 +5,15 @@ Task scaling (Chung et al. 2022, Fig. 4): whole clusters of the synthetic suite 
 (per seed) from the other clusters' families and registered as the mixture
 `experiment_k{k}_seed{seed}`; k = 0 is the pretrained model itself and k = "all" every training
 family. Every cell is scored zero-shot on the held-out clusters' families: exact match of the
-decoded answer on every held-out zero-shot task, with and without the options shown (the templated
-synthetic examples do not carry their options as a field, so the evaluator's rank classification
-has nothing to rank here).
+decoded answer on every held-out zero-shot task, without and with the options shown (zs_noopt,
+zs_opt), and rank classification on the held-out families that have options (as FLAN scores
+classification tasks, Wei et al. 2022, Sec. 2.3: the option the model gives the highest
+log-likelihood is its answer). Ranking uses the zs_noopt prompts, options not shown: it needs no
+options in the prompt (each is scored as the target); its targets are the option texts
+themselves, where a lettered options style of zs_opt would make them letters ("(A)"), and ranking
+would then measure picking a letter; and on the same prompts as `exact_match` the two differ only
+in decoding against ranking, which separates knowing the answer from producing it in the expected
+form. Chance is 1 / (number of options): 50% for the true / false and yes / no families.
 
 Chain of thought (Chung et al. 2022, Sec. 4.2 / Fig. 5): the training families tuned (a) without
 CoT data, (b) on CoT data only, (c) on both; scored on the held-out families that have a rationale
@@ -95,13 +101,37 @@ def baseline() -> grid.Cell:
     return grid.Cell("k0", 0, 0, (), None)
 
 
+def evaluations(held_out: Sequence[str], rank_classification: bool = True) -> tuple[grid.Evaluation, ...]:
+    """Task scaling's scores of the held-out families (those with tasks; see the module docstring)."""
+    with_options = [f for f in held_out if synthetic.FAMILIES_BY_NAME[f].templates.options_field is not None]
+    candidates = (
+        grid.Evaluation("exact_match", tuple(synthetic.tasks_of(held_out, ("zs_noopt",))),
+                        description="decoded answer, options not shown (zs_noopt)"),
+        grid.Evaluation("exact_match_options", tuple(synthetic.tasks_of(held_out, ("zs_opt",))),
+                        description="decoded answer, options shown (zs_opt; the families with options)"),
+        grid.Evaluation("rank_classification", tuple(synthetic.tasks_of(with_options, ("zs_noopt",)))
+                        if rank_classification else (), rank_classification=True,
+                        description="the option of highest log-likelihood, options not shown (zs_noopt; "
+                                    "the families with options)"),
+    )
+    return tuple(e for e in candidates if e.tasks)
+
+
 def task_scaling(
     ks: Sequence[int | str] = (0, 1, 2, 4, 8, 16, ALL),
     seeds: Sequence[int] = (0, 1, 2),
     held_out_clusters: Sequence[str] = synthetic.DEFAULT_HELD_OUT_CLUSTERS,
     formats: Sequence[str] = DIRECT_FORMATS,
+    rank_classification: bool = True,
 ) -> grid.Design:
-    """The task-scaling grid: k = 0 once, every other k once per seed with its own draw of families."""
+    """The task-scaling grid: k = 0 once, every other k once per seed with its own draw of families.
+
+    Args:
+      ks, seeds: the numbers of training families (0: the pretrained model; "all") and the draws.
+      held_out_clusters: the synthetic clusters no cell trains on.
+      formats: the training families' formats.
+      rank_classification: also score the held-out families with options by ranking them.
+    """
     pool = training_families(held_out_clusters)
     held_out = families_in(held_out_clusters)
     cells = [baseline()] if 0 in ks else []
@@ -111,14 +141,16 @@ def task_scaling(
         for seed in seeds:
             families = draw_families(pool, k, seed)
             cells.append(cell(f"k{k}_seed{seed}", len(families), seed, families, formats))
-    evaluations = (grid.Evaluation("exact_match", tuple(synthetic.tasks_of(held_out, ("zs_noopt",)))),
-                   grid.Evaluation("exact_match_options", tuple(synthetic.tasks_of(held_out, ("zs_opt",)))))
-    return grid.Design("task_scaling", tuple(cells), tuple(e for e in evaluations if e.tasks), tuple(held_out))
+    return grid.Design("task_scaling", tuple(cells), evaluations(held_out, rank_classification), tuple(held_out))
 
 
 def demo(held_out_clusters: Sequence[str] = synthetic.DEFAULT_HELD_OUT_CLUSTERS, seed: int = 0) -> grid.Design:
-    """`make demo`: the pretrained model and the same model tuned on every training family, side by side."""
-    design = task_scaling(ks=(0, ALL), seeds=(seed,), held_out_clusters=held_out_clusters)
+    """`make demo`: the pretrained model and the same model tuned on every training family, side by side.
+
+    Exact match only: its table is one row per held-out task, and ranking scores the same zs_noopt
+    tasks (the task-scaling experiment reports it).
+    """
+    design = task_scaling(ks=(0, ALL), seeds=(seed,), held_out_clusters=held_out_clusters, rank_classification=False)
     return grid.Design("demo", design.cells, design.evaluations, design.held_out_families)
 
 

@@ -1,8 +1,9 @@
 """The experiments' figures and summary from results.csv rows (matplotlib, pure functions of the rows).
 
-task_scaling.png: held-out score against the number of training families on a log axis, the mean
-over seeds with its spread (one standard deviation as error bars, each seed as a dot) and the
-pretrained model (k = 0) as a dashed line. cot.png: each condition's mean and spread, direct and
+task_scaling.png: one panel per metric (exact match without and with options, rank classification:
+their scales differ, ranking's chance being 50% on two options), held-out score against the number
+of training families on a log axis, the mean over seeds with its spread (one standard deviation as
+error bars, each seed as a dot) and the pretrained model (k = 0) as a dashed line. cot.png: each condition's mean and spread, direct and
 step by step side by side, the pretrained model as dashed lines. `table` is the same for summary.md;
 the demo's figure and table put the untuned and the tuned model side by side per held-out task.
 """
@@ -33,45 +34,49 @@ def metrics_of(rows: Sequence[dict]) -> list[str]:
     return list(dict.fromkeys(row["metric"] for row in rows))
 
 
-def _figure(width: float):
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on a CPU box or in CI
     from matplotlib import pyplot
 
-    return pyplot, pyplot.subplots(figsize=(width, 4))
+    return pyplot
 
 
 def plot_task_scaling(rows: Sequence[dict], path: str | pathlib.Path, title: str = "") -> pathlib.Path:
-    """Score against the number of training families (log axis), one line per metric."""
-    pyplot, (figure, axes) = _figure(6.5)
+    """Score against the number of training families (log axis), one panel per metric."""
+    pyplot = _pyplot()
+    metrics = metrics_of(rows)
+    figure, panels = pyplot.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 4), squeeze=False)
     colors = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
     trained = [r for r in rows if not is_baseline(r)]
-    for color, metric in zip(colors, metrics_of(rows)):
+    ks = sorted({int(r["num_families"]) for r in trained})
+    for axes, color, metric in zip(panels[0], colors, metrics):
         groups = sorted(_by([r for r in trained if r["metric"] == metric], "num_families").items(),
                         key=lambda item: int(item[0][0]))
-        ks = [int(k) for (k,), _ in groups]
         stats = [spread([r["score"] for r in group]) for _, group in groups]
-        axes.errorbar(ks, [m for m, _ in stats], yerr=[s for _, s in stats], color=color, marker="o", capsize=4,
-                      label=f"{metric} (mean ± sd over seeds)")
-        for k, (_, group) in zip(ks, groups):
-            axes.scatter([k] * len(group), [r["score"] for r in group], color=color, alpha=0.35, s=12)
+        axes.errorbar([int(k) for (k,), _ in groups], [m for m, _ in stats], yerr=[s for _, s in stats], color=color,
+                      marker="o", capsize=4, label="tuned (mean ± sd over seeds)")
+        for (k,), group in groups:
+            axes.scatter([int(k)] * len(group), [r["score"] for r in group], color=color, alpha=0.35, s=12)
         baseline = [r["score"] for r in rows if is_baseline(r) and r["metric"] == metric]
         if baseline:
-            axes.axhline(statistics.fmean(baseline), color=color, linestyle="--", label=f"{metric}, {BASELINE}")
-    axes.set_xscale("log")
-    ks = sorted({int(r["num_families"]) for r in trained})
-    axes.set_xticks(ks, [str(k) for k in ks])
-    axes.set_xlabel("training task families (log scale)")
-    axes.set_ylabel("held-out score (%)")
-    axes.set_title(title or "Held-out clusters, zero-shot")
-    axes.legend(fontsize=7)
+            axes.axhline(statistics.fmean(baseline), color="gray", linestyle="--", label=BASELINE)
+        axes.set_xscale("log")
+        axes.set_xticks(ks, [str(k) for k in ks])
+        axes.minorticks_off()
+        axes.set_xlabel("training task families (log scale)")
+        axes.set_title(metric, fontsize=10)
+        axes.legend(fontsize=7)
+    panels[0][0].set_ylabel("held-out score (%)")
+    figure.suptitle(title or "Held-out clusters, zero-shot")
     return _save(pyplot, figure, path)
 
 
 def plot_cot(rows: Sequence[dict], path: str | pathlib.Path, title: str = "") -> pathlib.Path:
     """Each condition's mean and spread per metric (grouped bars), the pretrained model as lines."""
-    pyplot, (figure, axes) = _figure(6.5)
+    pyplot = _pyplot()
+    figure, axes = pyplot.subplots(figsize=(6.5, 4))
     colors = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
     conditions = list(dict.fromkeys(r["x"] for r in rows if not is_baseline(r)))
     metrics = metrics_of(rows)
@@ -131,7 +136,8 @@ def side_by_side(per_task: dict[str, dict[str, float]]) -> str:
 def plot_side_by_side(per_task: dict[str, dict[str, float]], path: str | pathlib.Path, title: str = "") -> pathlib.Path:
     """Horizontal bars per held-out task, one colour per model."""
     tasks = list(dict.fromkeys(t for scores in per_task.values() for t in scores))
-    pyplot, (figure, axes) = _figure(7)
+    pyplot = _pyplot()
+    figure, axes = pyplot.subplots(figsize=(7, 4))
     figure.set_figheight(max(3.0, 0.3 * len(tasks) + 1.2))
     height = 0.8 / max(len(per_task), 1)
     for m, (model, scores) in enumerate(per_task.items()):

@@ -3,10 +3,12 @@
 An experiment (task scaling, chain of thought) is a `Design`: cells, each an ordinary MODEL_DIR
 that trains on one mixture from the same pretrained checkpoint (or, for the baseline, trains
 nothing), and the evaluations every cell gets. `run_grid` walks the cells in order; a cell whose
-`scores.json` exists is finished and skipped, so an interrupted experiment resumes where it
-stopped (an unfinished cell resumes from its own checkpoints, as any MODEL_DIR does). What a
-design contains is the task collection's business (`flan_jax_tasks.experiments`); how a cell is
-trained and evaluated is the caller's (the command line passes the trainer and `jobs.evaluate`).
+`scores.json` has every evaluation of the design is finished and skipped, so an interrupted
+experiment resumes where it stopped (an unfinished cell resumes from its own checkpoints, as any
+MODEL_DIR does). A cell scored before the design gained an evaluation gets only the missing ones,
+from the checkpoint it was scored on, without training again. What a design contains is the task
+collection's business (`flan_jax_tasks.experiments`); how a cell is trained and evaluated is the
+caller's (the command line passes the trainer and `jobs.evaluate`).
 """
 import csv
 import itertools
@@ -50,12 +52,18 @@ class Evaluation:
     """One score of every cell: the mean over `tasks` of their exact match.
 
     Attributes:
-      metric: its name in results.csv ("exact_match", "exact_match_options", "direct", "step_by_step").
+      metric: its name in results.csv ("exact_match", "exact_match_options", "rank_classification",
+        "direct", "step_by_step").
       tasks: the held-out tasks it averages.
+      rank_classification: the prediction is the option the model scores highest (every example of
+        `tasks` must carry "options"), not the decoded text; exact match against the target as before.
+      description: how it is measured, for summary.md.
     """
 
     metric: str
     tasks: tuple[str, ...]
+    rank_classification: bool = False
+    description: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +89,9 @@ class Design:
 
 # (cell, its MODEL_DIR) -> the checkpoint to evaluate (trains when needed).
 TrainFn = Callable[[Cell, pathlib.Path], str]
+# Called before each cell with (position, cell, pending): pending is None for a cell never scored
+# (trained, then every evaluation), else the metrics still to score (empty: finished, skipped).
+OnCellFn = Callable[[int, Cell, tuple[str, ...] | None], None]
 # (checkpoint, evaluation, output directory) -> task name -> exact match (percent).
 EvaluateFn = Callable[[str, Evaluation, pathlib.Path], dict[str, float]]
 
@@ -100,28 +111,61 @@ def cell_rows(design: Design, cell: Cell, scores: dict[str, dict[str, float]], t
     return rows
 
 
-def is_finished(cell_dir: pathlib.Path) -> bool:
-    return (cell_dir / SCORES_FILE).is_file()
+def read_record(cell_dir: pathlib.Path) -> dict | None:
+    """The cell's scores.json ({"cell", "checkpoint", "scores", "rows"}), None before it was first scored."""
+    path = cell_dir / SCORES_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def pending_metrics(design: Design, record: dict | None) -> tuple[str, ...] | None:
+    """The design's metrics a cell's record lacks (empty: finished); None without a record."""
+    if record is None:
+        return None
+    return tuple(e.metric for e in design.evaluations if e.metric not in record["scores"])
+
+
+def _write_record(cell_dir: pathlib.Path, record: dict) -> None:
+    # Written last and atomically: a cell interrupted before this line is run (or evaluated) again.
+    tmp = cell_dir / (SCORES_FILE + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.rename(cell_dir / SCORES_FILE)
 
 
 def run_cell(design: Design, cell: Cell, cell_dir: pathlib.Path, train: TrainFn, evaluate: EvaluateFn,
              train_steps: int) -> list[dict]:
-    """Trains and evaluates one cell, then writes its scores.json (the mark of a finished cell)."""
+    """Trains and evaluates one cell, then writes its scores.json (the mark of a scored cell)."""
     start = time.perf_counter()
     checkpoint = train(cell, cell_dir)
     scores = {e.metric: evaluate(checkpoint, e, cell_dir / "eval" / e.metric) for e in design.evaluations}
     rows = cell_rows(design, cell, scores, train_steps, time.perf_counter() - start)
-    record = {"cell": dataclasses.asdict(cell), "checkpoint": str(checkpoint), "scores": scores, "rows": rows}
-    # Written last and atomically: a cell interrupted before this line is run again.
-    tmp = cell_dir / (SCORES_FILE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.rename(cell_dir / SCORES_FILE)
+    _write_record(cell_dir, {"cell": dataclasses.asdict(cell), "checkpoint": str(checkpoint), "scores": scores,
+                             "rows": rows})
+    return rows
+
+
+def complete_cell(design: Design, cell: Cell, cell_dir: pathlib.Path, record: dict, evaluate: EvaluateFn) -> list[dict]:
+    """Scores a cell on the evaluations its scores.json lacks, without training: a trained cell from
+    its own MODEL_DIR (its last checkpoint, what it was scored on), the baseline from the
+    checkpoint its record names. Its earlier scores, train steps and seconds are kept."""
+    start = time.perf_counter()
+    checkpoint = str(cell_dir) if cell.mixture else record["checkpoint"]
+    scores = dict(record["scores"])
+    for evaluation in design.evaluations:
+        if evaluation.metric not in scores:
+            scores[evaluation.metric] = evaluate(checkpoint, evaluation, cell_dir / "eval" / evaluation.metric)
+    before = record["rows"][0] if record["rows"] else {"train_steps": 0, "seconds": 0.0}
+    rows = cell_rows(design, cell, scores, int(before["train_steps"]),
+                     float(before["seconds"]) + time.perf_counter() - start)
+    _write_record(cell_dir, {**record, "scores": scores, "rows": rows})
     return rows
 
 
 def run_grid(design: Design, output_dir: str | pathlib.Path, train: TrainFn, evaluate: EvaluateFn,
-             train_steps: int, on_cell: Callable[[int, Cell, bool], None] | None = None) -> list[dict]:
+             train_steps: int, on_cell: OnCellFn | None = None) -> list[dict]:
     """Runs every unfinished cell, then writes results.csv from all cells' scores; returns its rows.
+
+    A cell with a scores.json lacking some of the design's evaluations is only evaluated on those
+    (`complete_cell`); one without is trained and evaluated (`run_cell`).
 
     Args:
       design: the cells and evaluations.
@@ -129,22 +173,27 @@ def run_grid(design: Design, output_dir: str | pathlib.Path, train: TrainFn, eva
       train: trains a cell into its directory and returns the checkpoint to evaluate.
       evaluate: scores a checkpoint on one evaluation's tasks.
       train_steps: the steps every trained cell runs (recorded in results.csv).
-      on_cell: called with (position, cell, skipped) before each cell (progress reports).
+      on_cell: called with (position, cell, pending) before each cell (progress reports; see OnCellFn).
     """
     output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    metrics = {e.metric for e in design.evaluations}
     rows = []
     for position, cell in enumerate(design.cells):
         cell_dir = output_dir / cell.name
-        finished = is_finished(cell_dir)
+        record = read_record(cell_dir)
+        pending = pending_metrics(design, record)
         if on_cell:
-            on_cell(position, cell, finished)
-        if finished:
+            on_cell(position, cell, pending)
+        if pending is None:
+            cell_dir.mkdir(parents=True, exist_ok=True)
+            rows += run_cell(design, cell, cell_dir, train, evaluate, train_steps)
+        elif pending:
+            logging.info("Cell %s lacks %s: evaluating its checkpoint, no training.", cell.name, ", ".join(pending))
+            rows += complete_cell(design, cell, cell_dir, record, evaluate)
+        else:
             logging.info("Cell %s is finished (%s): skipped.", cell.name, cell_dir / SCORES_FILE)
-            rows += json.loads((cell_dir / SCORES_FILE).read_text())["rows"]
-            continue
-        cell_dir.mkdir(parents=True, exist_ok=True)
-        rows += run_cell(design, cell, cell_dir, train, evaluate, train_steps)
+            rows += [row for row in record["rows"] if row["metric"] in metrics]
     write_csv(rows, output_dir / RESULTS_FILE)
     return rows
 

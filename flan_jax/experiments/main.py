@@ -83,13 +83,25 @@ def train_cell(flags: argparse.Namespace, initial_checkpoint: pathlib.Path, tuni
 
 
 def evaluate_cell(flags: argparse.Namespace, checkpoint: str, evaluation, output_dir: pathlib.Path) -> dict[str, float]:
-    """gin's `evaluate` on the evaluation's tasks; task -> exact match (percent)."""
+    """gin's `evaluate` on the evaluation's tasks, ranking options where the evaluation says so;
+    task -> exact match (percent).
+
+    Raises:
+      ValueError: a rank-classification evaluation's task was decoded instead (its examples carry
+        no options), which would report decoding under the ranking's name.
+    """
     from flan_jax import gin_configurables
 
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / "log.txt", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         results = gin_configurables.evaluate(
-            checkpoint_path=checkpoint, suite=list(evaluation.tasks), output_dir=str(output_dir), show_progress=False)
+            checkpoint_path=checkpoint, suite=list(evaluation.tasks), output_dir=str(output_dir), show_progress=False,
+            rank_classification=evaluation.rank_classification)
+    unranked = [name for name, result in results.tasks.items() if evaluation.rank_classification
+                and not result.rank_classification]
+    if unranked:
+        raise ValueError(f"Evaluation {evaluation.metric!r} ranks options, but the examples of {unranked} carry no "
+                         "'options' (a family without an options_field?); leave those tasks out of it.")
     return {name: result.metrics["exact_match"] for name, result in results.tasks.items()}
 
 
@@ -121,9 +133,14 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
     print(f"contamination ({config.contamination_ngram}-grams): {check['contaminated_examples']} of "
           f"{check['eval_examples']} held-out examples share one with a training task", flush=True)
 
-    def on_cell(position: int, cell, finished: bool) -> None:
-        what = "finished, skipped" if finished else (
-            f"{len(cell.families)} families, {len(cell.train_tasks)} tasks" if cell.mixture else "pretrained, no tuning")
+    def on_cell(position: int, cell, pending: tuple[str, ...] | None) -> None:
+        if pending is None:
+            what = f"{len(cell.families)} families, {len(cell.train_tasks)} tasks" if cell.mixture else \
+                "pretrained, no tuning"
+        elif pending:
+            what = f"scored before, evaluating {', '.join(pending)} from its checkpoint (no training)"
+        else:
+            what = "finished, skipped"
         print(f"[{position + 1}/{len(config.design.cells)}] {cell.name}: {what}", flush=True)
 
     rows = grid.run_grid(
@@ -145,6 +162,9 @@ def run(experiment: str, flags: argparse.Namespace, argv: Sequence[str]) -> path
         "",
         f"Command: `{command}`",
         f"Held-out families (no cell trains on them): {', '.join(config.design.held_out_families)}.",
+        "Metrics (each the mean over its held-out tasks, percent): " + "; ".join(
+            f"`{e.metric}`: {e.description or 'exact match'} ({len(e.tasks)} tasks)" for e in config.design.evaluations)
+        + ".",
         f"Pretrained checkpoint: `{initial}`; {tuning_steps} steps of tuning per trained cell, batch "
         f"{gin_flags.macro('BATCH_SIZE')}, learning rate {gin_flags.macro('LEARNING_RATE')}.",
         f"Contamination ({config.contamination_ngram}-grams): {check['contaminated_examples']} of "
@@ -172,9 +192,9 @@ def demo_scores(design, output_dir: pathlib.Path) -> dict[str, dict[str, float]]
 
     out = {}
     for cell in design.cells:
-        scores = json.loads((output_dir / cell.name / grid.SCORES_FILE).read_text())["scores"]
+        scores = grid.read_record(output_dir / cell.name)["scores"]
         label = f"tuned on {len(cell.families)} families" if cell.mixture else "pretrained (untuned)"
-        out[label] = {task: score for metric in scores.values() for task, score in metric.items()}
+        out[label] = {task: score for e in design.evaluations for task, score in scores[e.metric].items()}
     return out
 
 
