@@ -19,6 +19,23 @@ def shared_data() -> pathlib.Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """`load_benchmark(name)`: the script benchmarks/NAME.py as a module, loaded once a session
+    (the scripts are run as files, not imported as a package, so tests load them by path)."""
+    import functools
+    import importlib.util
+
+    @functools.cache
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
 @pytest.fixture
 def fresh_gin():
     """An empty gin config around a test, with every configurable registered and `gin/` searchable."""

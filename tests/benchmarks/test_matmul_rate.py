@@ -1,21 +1,14 @@
 """benchmarks/matmul_rate.py: the products it finds in a compiled step are the step's own."""
-import importlib.util
 import math
-import pathlib
 
 import jax
 import jax.numpy as jnp
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent.parent
-
 
 @pytest.fixture(scope="module")
-def matmul_rate():
-    spec = importlib.util.spec_from_file_location("matmul_rate", REPO / "benchmarks" / "matmul_rate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def matmul_rate(load_benchmark):
+    return load_benchmark("matmul_rate")
 
 
 def test_products_in_hlo_finds_every_product_with_its_flops(matmul_rate):

@@ -1,9 +1,6 @@
 """benchmarks/train_throughput.py --family decoder: the dimensions it reads are the gin files',
 its rows are the prefix-LM layout, and the analytic FLOPs (utilization.decoder_train_flops, which
 the trainer and the benchmark use) are the model's matrix products."""
-import importlib.util
-import pathlib
-
 import flax.linen as nn
 import jax
 import numpy as np
@@ -11,15 +8,10 @@ import pytest
 
 from flan_jax.train import utilization
 
-REPO = pathlib.Path(__file__).resolve().parent.parent.parent
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("train_throughput", REPO / "benchmarks" / "train_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("train_throughput")
 
 
 def test_decoder_dims_follow_the_gin_files(bench):

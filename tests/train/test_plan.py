@@ -1,7 +1,6 @@
 """Memory plans: FLAN-T5 parameter counts from abstract shapes, a tiny model's plan on 8 fake
 devices (fsdp shards what data parallelism replicates), and the analytic FLOP count against
 XLA's count of the same compiled step."""
-import importlib.util
 import json
 import pathlib
 
@@ -73,7 +72,7 @@ def test_mesh_flag_conflicting_with_the_preset_is_named(capsys, fresh_gin):
     assert "use --mesh 4x2" in capsys.readouterr().err
 
 
-def test_analytic_flops_match_xla_cost_analysis(fsdp_plan):
+def test_analytic_flops_match_xla_cost_analysis(fsdp_plan, load_benchmark):
     """The analytic count against XLA's count of the same compiled tiny step on 8 devices.
 
     XLA's cost analysis counts more: the elementwise work the analytic count leaves out (softmax,
@@ -88,9 +87,6 @@ def test_analytic_flops_match_xla_cost_analysis(fsdp_plan):
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     xla_flops = float(cost["flops"]) * result.devices  # an SPMD program counts one device's share
     assert 1.0 < xla_flops / result.train_flops < 1.10
-    spec = importlib.util.spec_from_file_location("matmul_rate", GIN_DIR.parent / "benchmarks" / "matmul_rate.py")
-    matmul_rate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(matmul_rate)
-    products = matmul_rate.products_in_hlo(result.compiled.as_text())
+    products = load_benchmark("matmul_rate").products_in_hlo(result.compiled.as_text())
     product_flops = sum(product.flop * count for product, count in products.items()) * result.devices
     assert 1.0 <= product_flops / result.train_flops < 1.005
