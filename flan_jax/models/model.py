@@ -2,8 +2,10 @@
 
 As t5x's `models.EncoderDecoderModel` and `DecoderOnlyModel`, apart from the network: the
 trainer calls `loss_fn`, the evaluator calls `predict_batch` and `score_batch`, and the feature
-converter that produces their batches is `FEATURE_CONVERTER_CLS`. Both share one loss
-(`token_loss`) and one score (`sequence_scores`). A model owns no optimizer and no parameters.
+converter that produces their batches is `FEATURE_CONVERTER_CLS`. Both derive from
+`BaseTransformerModel` (t5x's name), which holds the vocabularies and loss settings and gives
+both one loss (`token_loss`) and one score (`sequence_scores`) over the network's logits. A
+model owns no optimizer and no parameters.
 """
 from __future__ import annotations
 
@@ -89,7 +91,53 @@ def sequence_scores(logits: jax.Array, batch: Batch) -> jax.Array:
     return jnp.sum(token_scores * _loss_weights(batch).astype(jnp.float32), axis=-1)
 
 
-class EncoderDecoderModel:
+class BaseTransformerModel:
+    """What both models share (t5x's BaseTransformerModel): the network, the vocabularies, the loss
+    settings, and `loss_fn` / `score_batch` over the logits a subclass's `_logits` computes."""
+
+    FEATURE_CONVERTER_CLS: type
+
+    def __init__(self, module: Transformer | Decoder, input_vocabulary: seqio.Vocabulary,
+                 output_vocabulary: seqio.Vocabulary, *, z_loss: float, label_smoothing: float,
+                 loss_normalizing_factor: Optional[float]):
+        """
+        Args:
+          module: the network.
+          input_vocabulary / output_vocabulary: seqio vocabularies of inputs and targets.
+          z_loss: coefficient of t5x's z-loss (1e-4, the t5x and FLAN-T5 default).
+          label_smoothing: t5x label smoothing (FLAN-T5 uses none).
+          loss_normalizing_factor: the loss is the summed token loss divided by this number;
+            None divides by the batch's summed loss weights (a per-token mean).
+        """
+        self.module = module
+        self.input_vocabulary = input_vocabulary
+        self.output_vocabulary = output_vocabulary
+        self.z_loss = z_loss
+        self.label_smoothing = label_smoothing
+        self.loss_normalizing_factor = loss_normalizing_factor
+
+    def _logits(self, params: PyTree, batch: Batch, dropout_rng: Optional[jax.Array]) -> jax.Array:
+        """float32 [batch, length, vocab] logits of the decoder targets; dropout when `dropout_rng` is given."""
+        raise NotImplementedError
+
+    # --- Training.
+    def loss_fn(self, params: PyTree, batch: Batch, dropout_rng: Optional[jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """(loss to differentiate, raw sums).
+
+        loss = (cross entropy + z-loss summed over weighted tokens) / normaliser, the normaliser
+        being `loss_normalizing_factor` or the summed weights of this batch. The aux dict holds
+        "cross_entropy_sum" (without z-loss), "z_loss_sum", "correct_tokens", "weight_sum".
+        """
+        return token_loss(self._logits(params, batch, dropout_rng), batch, z_loss=self.z_loss,
+                          label_smoothing=self.label_smoothing, loss_normalizing_factor=self.loss_normalizing_factor)
+
+    # --- Evaluation.
+    def score_batch(self, params: PyTree, batch: Batch) -> jax.Array:
+        """float32 [batch] summed log-likelihood of the targets (over `decoder_loss_weights`)."""
+        return sequence_scores(self._logits(params, batch, None), batch)
+
+
+class EncoderDecoderModel(BaseTransformerModel):
     """Loss, scoring and decoding for a T5 `Transformer` (t5x's EncoderDecoderModel)."""
 
     FEATURE_CONVERTER_CLS = _SeqioFeatureConverter("EncDecFeatureConverter")
@@ -100,19 +148,12 @@ class EncoderDecoderModel:
         Args:
           module: the network.
           input_vocabulary / output_vocabulary: seqio vocabularies of inputs and targets.
-          z_loss: coefficient of t5x's z-loss (1e-4, the t5x and FLAN-T5 default).
-          label_smoothing: t5x label smoothing (FLAN-T5 uses none).
-          loss_normalizing_factor: the loss is the summed token loss divided by this number;
-            None divides by the batch's summed loss weights (a per-token mean).
+          z_loss, label_smoothing, loss_normalizing_factor: see `BaseTransformerModel`.
         """
         check_vocabulary_sizes({"input_vocabulary": input_vocabulary, "output_vocabulary": output_vocabulary},
                                module.config.vocab_size, "T5Config")
-        self.module = module
-        self.input_vocabulary = input_vocabulary
-        self.output_vocabulary = output_vocabulary
-        self.z_loss = z_loss
-        self.label_smoothing = label_smoothing
-        self.loss_normalizing_factor = loss_normalizing_factor
+        super().__init__(module, input_vocabulary, output_vocabulary, z_loss=z_loss, label_smoothing=label_smoothing,
+                         loss_normalizing_factor=loss_normalizing_factor)
 
     # --- Initialisation.
     def get_initial_variables(self, rng: jax.Array, input_shapes: Mapping[str, tuple],
@@ -142,21 +183,7 @@ class EncoderDecoderModel:
             batch["decoder_target_tokens"], **kwargs, enable_dropout=dropout_rng is not None, rngs=rngs,
         )
 
-    def loss_fn(self, params: PyTree, batch: Batch, dropout_rng: Optional[jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """(loss to differentiate, raw sums).
-
-        loss = (cross entropy + z-loss summed over weighted tokens) / normaliser, the normaliser
-        being `loss_normalizing_factor` or the summed weights of this batch. The aux dict holds
-        "cross_entropy_sum" (without z-loss), "z_loss_sum", "correct_tokens", "weight_sum".
-        """
-        return token_loss(self._logits(params, batch, dropout_rng), batch, z_loss=self.z_loss,
-                          label_smoothing=self.label_smoothing, loss_normalizing_factor=self.loss_normalizing_factor)
-
     # --- Evaluation.
-    def score_batch(self, params: PyTree, batch: Batch) -> jax.Array:
-        """float32 [batch] summed log-likelihood of the targets (over `decoder_loss_weights`)."""
-        return sequence_scores(self._logits(params, batch, None), batch)
-
     def _decode_step_fn(self, params: PyTree, encoded: jax.Array, encoder_tokens: jax.Array):
         def tokens_to_logits(tokens, cache):
             logits, mutated = self.module.apply(
@@ -218,7 +245,7 @@ class EncoderDecoderModel:
         )
 
 
-class DecoderOnlyModel:
+class DecoderOnlyModel(BaseTransformerModel):
     """Loss, scoring and prompted decoding for a decoder-only `Decoder` (t5x's DecoderOnlyModel).
 
     Batches are seqio.PrefixLMFeatureConverter's (t5x's decoder-only layout for tasks with inputs,
@@ -248,17 +275,13 @@ class DecoderOnlyModel:
         Args:
           module: the network.
           vocabulary: the seqio vocabulary of inputs and targets (one, as t5x's DecoderOnlyModel).
-          z_loss, label_smoothing, loss_normalizing_factor: as EncoderDecoderModel.
+          z_loss, label_smoothing, loss_normalizing_factor: see `BaseTransformerModel`.
           inputs_bidirectional_attention: the prompt attends bidirectionally (prefix LM), from
             `decoder_causal_attention`; False (the default, as Llama / Qwen2 were trained): causal.
         """
         check_vocabulary_sizes({"vocabulary": vocabulary}, module.config.vocab_size, "DecoderConfig")
-        self.module = module
-        self.input_vocabulary = vocabulary
-        self.output_vocabulary = vocabulary
-        self.z_loss = z_loss
-        self.label_smoothing = label_smoothing
-        self.loss_normalizing_factor = loss_normalizing_factor
+        super().__init__(module, vocabulary, vocabulary, z_loss=z_loss, label_smoothing=label_smoothing,
+                         loss_normalizing_factor=loss_normalizing_factor)
         self.inputs_bidirectional_attention = inputs_bidirectional_attention
 
     # --- Initialisation.
@@ -294,16 +317,7 @@ class DecoderOnlyModel:
             rngs=rngs,
         )
 
-    def loss_fn(self, params: PyTree, batch: Batch, dropout_rng: Optional[jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """(loss to differentiate, raw sums), as `EncoderDecoderModel.loss_fn` (see `token_loss`)."""
-        return token_loss(self._logits(params, batch, dropout_rng), batch, z_loss=self.z_loss,
-                          label_smoothing=self.label_smoothing, loss_normalizing_factor=self.loss_normalizing_factor)
-
     # --- Evaluation.
-    def score_batch(self, params: PyTree, batch: Batch) -> jax.Array:
-        """float32 [batch] summed log-likelihood of the targets (over `decoder_loss_weights`)."""
-        return sequence_scores(self._logits(params, batch, None), batch)
-
     def _prompted_step_fn(self, params: PyTree, last_prompt_tokens: jax.Array, budgets: jax.Array, eos_id: int):
         """`decoding`'s one-token step, continuing each row's prompt.
 
