@@ -13,6 +13,7 @@ import pytest
 import seqio
 import tensorflow as tf
 
+import tiny_setup
 from flan_jax.data import features, pipeline, vocabularies
 from flan_jax.eval import jobs
 from flan_jax.models import decoder, model as model_lib
@@ -24,32 +25,16 @@ TRAIN_STEPS = 50
 BATCH_SIZE = 16
 
 
-def _accuracy(targets, predictions):
-    return {"accuracy": 100.0 * float(np.mean([t == p for t, p in zip(targets, predictions)]))}
-
-
-def _register(name: str, num_validation: int) -> str:
-    """Registers the task as `name` with `num_validation` validation examples; returns the name."""
-
-    def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
-        del shuffle_files, seed
-        rng = np.random.default_rng(0 if split == "train" else 1)
-        numbers = rng.integers(0, 5000, 2048) if split == "train" else rng.integers(5000, 10000, num_validation)
-        return tf.data.Dataset.from_tensor_slices({
-            "inputs": [f"Is {n} even or odd?" for n in numbers],
-            "targets": ["even" if n % 2 == 0 else "odd" for n in numbers],
-            "options": [["even", "odd"]] * len(numbers),
-        })
-
-    vocabulary = vocabularies.byte_vocabulary()
-    seqio.TaskRegistry.add(
-        name,
-        source=seqio.FunctionDataSource(dataset_fn, splits=("train", "validation")),
-        preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
-        output_features={k: seqio.Feature(vocabulary, add_eos=True) for k in ("inputs", "targets")},
-        metric_fns=[_accuracy],
-    )
-    return name
+def _parity_of_numbers(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
+    """2,048 training numbers below 5,000; 32 validation numbers from 5,000."""
+    del shuffle_files, seed
+    rng = np.random.default_rng(0 if split == "train" else 1)
+    numbers = rng.integers(0, 5000, 2048) if split == "train" else rng.integers(5000, 10000, 32)
+    return tf.data.Dataset.from_tensor_slices({
+        "inputs": [f"Is {n} even or odd?" for n in numbers],
+        "targets": ["even" if n % 2 == 0 else "odd" for n in numbers],
+        "options": [["even", "odd"]] * len(numbers),
+    })
 
 
 # One model for the module (one compilation of each step): a bidirectional prefix, the case
@@ -64,7 +49,7 @@ MODEL = model_lib.DecoderOnlyModel(
 @pytest.fixture(scope="module")
 def registered():
     saved = dict(seqio.TaskRegistry._REGISTRY)
-    _register(TASK, num_validation=32)
+    tiny_setup.register(TASK, metric_fns=[tiny_setup.exact_match_accuracy], dataset_fn=_parity_of_numbers)
     yield
     seqio.TaskRegistry.reset()
     seqio.TaskRegistry._REGISTRY.update(saved)

@@ -1,8 +1,10 @@
-"""Helpers shared by the trainer tests and their subprocesses: a tiny T5 and a tiny seqio task.
+"""Helpers shared by the trainer tests and their subprocesses: a tiny T5 and tiny seqio tasks.
 
 No side effects at import: tests register the task under the `clean_registries` fixture;
 subprocesses import `tiny_tasks` (which registers it) as MIXTURE_OR_TASK_MODULE.
 """
+from typing import Callable
+
 import jax
 import numpy as np
 import seqio
@@ -32,18 +34,26 @@ def _dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.
     )
 
 
-def register(name: str = TASK_NAME, cacheable: bool = False, metric_fns=()) -> str:
-    """Registers a task whose examples ask to reverse a word (byte vocabulary).
+def exact_match_accuracy(targets, predictions) -> dict[str, float]:
+    """A seqio metric: the percentage of predictions equal to their target."""
+    return {"accuracy": 100.0 * float(np.mean([t == p for t, p in zip(targets, predictions)]))}
+
+
+def register(name: str = TASK_NAME, cacheable: bool = False, metric_fns=(),
+             dataset_fn: Callable[..., tf.data.Dataset] = _dataset_fn) -> str:
+    """Registers a task of text "inputs" and "targets" (byte vocabulary, EOS appended), by
+    default one whose examples ask to reverse a word.
 
     `cacheable` puts a seqio.CacheDatasetPlaceholder after tokenization, so `flan-jax cache`
-    can write it and USE_CACHED_TASKS = True read it; `metric_fns` score its predictions.
+    can write it and USE_CACHED_TASKS = True read it; `metric_fns` score its predictions;
+    `dataset_fn(split, shuffle_files, seed)` gives the "train" and "validation" examples.
     """
     vocabulary = vocabularies.byte_vocabulary()
     features = {key: seqio.Feature(vocabulary, add_eos=True) for key in ("inputs", "targets")}
     cache = [seqio.CacheDatasetPlaceholder()] if cacheable else []
     seqio.TaskRegistry.add(
         name,
-        source=seqio.FunctionDataSource(_dataset_fn, splits=("train", "validation")),
+        source=seqio.FunctionDataSource(dataset_fn, splits=("train", "validation")),
         preprocessors=[seqio.preprocessors.tokenize, *cache, seqio.preprocessors.append_eos_after_trim],
         output_features=features,
         metric_fns=list(metric_fns),

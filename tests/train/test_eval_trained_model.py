@@ -12,19 +12,13 @@ import string
 
 import jax
 import numpy as np
-import pytest
-import seqio
 import tensorflow as tf
 from flax import linen as nn
 
-pytest.importorskip("flan_jax.models.model")
-
-from flan_jax.data import features, pipeline, vocabularies  # noqa: E402
-from flan_jax.eval import evaluator  # noqa: E402
-from flan_jax.eval import jobs  # noqa: E402
-from flan_jax.models import model as model_lib  # noqa: E402
-from flan_jax.models import t5  # noqa: E402
-from flan_jax.train import checkpoints, optimizers, partitioning, trainer  # noqa: E402
+import tiny_setup
+from flan_jax.data import features, pipeline
+from flan_jax.eval import evaluator, jobs
+from flan_jax.train import checkpoints, optimizers, partitioning, trainer
 
 TASK = "letter_of_a_run"
 LENGTHS = {"inputs": 24, "targets": 8}
@@ -45,31 +39,9 @@ def _dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.
     return tf.data.Dataset.from_tensor_slices({"inputs": [i for i, _ in examples], "targets": [t for _, t in examples]})
 
 
-def _accuracy(targets, predictions):
-    return {"accuracy": 100.0 * float(np.mean([t == p for t, p in zip(targets, predictions)]))}
-
-
-def _register():
-    vocabulary = vocabularies.byte_vocabulary()
-    seqio.TaskRegistry.add(
-        TASK,
-        source=seqio.FunctionDataSource(_dataset_fn, splits=("train", "validation")),
-        preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
-        output_features={k: seqio.Feature(vocabulary, add_eos=True) for k in ("inputs", "targets")},
-        metric_fns=[_accuracy],
-    )
-
-
-def _tiny_model():
-    vocabulary = vocabularies.byte_vocabulary()
-    config = t5.T5Config(vocab_size=384, emb_dim=32, num_heads=4, num_encoder_layers=2, num_decoder_layers=2,
-                         head_dim=8, mlp_dim=64, dropout_rate=0.0)
-    return model_lib.EncoderDecoderModel(t5.Transformer(config), vocabulary, vocabulary)
-
-
 def test_training_improves_the_held_out_score(clean_registries, tmp_path):
-    _register()
-    model = _tiny_model()
+    tiny_setup.register(TASK, metric_fns=[tiny_setup.exact_match_accuracy], dataset_fn=_dataset_fn)
+    model = tiny_setup.tiny_model()
     shapes = features.model_input_shapes(model.FEATURE_CONVERTER_CLS, LENGTHS, pack=False)
     initial = nn.meta.unbox(model.get_initial_variables(jax.random.PRNGKey(0), shapes)["params"])
     before = evaluator.evaluate(model, initial, TASK, task_feature_lengths=LENGTHS, batch_size=16).tasks[TASK]
