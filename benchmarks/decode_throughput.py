@@ -14,16 +14,21 @@ from token ids on the device to generated ids on the device, waited for (JAX
 host for the agreement check happen after timing. PyTorch runs on the GPU when it sees one.
 Where seqio (which flan_jax.convert imports) is not installed, e.g. on a GPU box, our side gets
 its own random weights: the throughput is the same, only the token agreement is not
-reported. The last line is `RESULT {json}`.
+reported. The last line is `RESULT {json}`. `--profile N` also traces N more of our calls
+(`jax.profiler`) and prints where our decode spends its time: each compiled op's time, summed by
+the model code it comes from (layers folded together), and the share of the matrix products.
 
   python benchmarks/decode_throughput.py --size tiny
-  python benchmarks/decode_throughput.py --size small --batch 8 --input_length 64 --new_tokens 32 [--method beam]
+  python benchmarks/decode_throughput.py --size small --batch 8 --input_length 64 --new_tokens 32 [--method beam] [--profile 3]
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import glob
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -79,8 +84,52 @@ def _our_params(hf_model, size: str):
         return config, hf.params_from_hf(hf.read_tensors(tmp), config, scale_decoder_outputs=False), True
 
 
+def op_times(hlo_text: str, profile_dir: str, calls: int) -> tuple[collections.Counter, float]:
+    """({op: seconds per call}, share of the matrix products) from a jax.profiler trace of `calls`
+    calls of the compiled program `hlo_text`. Events are XLA:CPU's thunks, named by their HLO
+    instruction; an op is the model code the instruction comes from (its op_name), with
+    `layers_3` folded into `layers_N`. Products are dots and the YNNPACK fusions built around them
+    (named after the op that ends them, e.g. the logits' `log_softmax/reduce_max` in beam search).
+    Loops and calls are left out (their bodies' thunks are counted). Times are thunks' wall times,
+    so several threads' overlap and a loaded machine inflate them alike; compare shares."""
+    origin, is_product = {}, {}
+    for line in re.finditer(r'^\s*(?:ROOT )?%([\w.\-]+) = .*?(\w[\w-]*)\(.*?op_name="([^"]+)".*$', hlo_text, re.M):
+        name, opcode, op_name = line.groups()
+        if opcode in ("while", "conditional", "call"):  # spans enclosing their bodies' thunks
+            continue
+        origin[name] = re.sub(r"layers_\d+", "layers_N", op_name.split("/", 1)[-1])
+        is_product[name] = opcode == "dot" or "__ynn_fusion" in line.group(0)
+    (path,) = glob.glob(os.path.join(profile_dir, "**", "*.xplane.pb"), recursive=True)
+    times, products = collections.Counter(), 0.0
+    for plane in jax.profiler.ProfileData.from_file(path).planes:
+        for line in plane.lines:
+            for event in line.events:
+                if event.name in origin:  # an HLO instruction (not the executor's own spans)
+                    seconds = event.duration_ns * 1e-9 / calls
+                    times[origin[event.name]] += seconds
+                    products += seconds if is_product[event.name] else 0.0
+    return times, products / max(sum(times.values()), 1e-12)
+
+
+def profile_ours(predict, params, batch, calls: int, top: int = 15) -> dict:
+    """Prints and returns our decode's time by op (see `op_times`)."""
+    hlo = predict.lower(params, batch).compile().as_text()
+    with tempfile.TemporaryDirectory() as directory:
+        jax.profiler.start_trace(directory)
+        for _ in range(calls):
+            jax.block_until_ready(predict(params, batch))
+        jax.profiler.stop_trace()
+        times, product_share = op_times(hlo, directory, calls)
+    total = sum(times.values())
+    print(f"our decode by op ({calls} traced calls, thunk time {1e3 * total:.0f} ms per call, "
+          f"{100 * product_share:.0f}% in matrix products):")
+    for op, seconds in times.most_common(top):
+        print(f"  {1e3 * seconds:9.1f} ms {100 * seconds / total:5.1f}%  {op}")
+    return {"product_share": product_share, "top_ms": {op: 1e3 * s for op, s in times.most_common(top)}}
+
+
 def run(size: str, batch: int, input_length: int, new_tokens: int, repeats: int, method: str = "greedy",
-        num_beams: int = 4, matmul_precision: str = "default") -> dict:
+        num_beams: int = 4, matmul_precision: str = "default", profile_calls: int = 0) -> dict:
     import torch
 
     from flan_jax.models import model as model_lib
@@ -133,7 +182,8 @@ def run(size: str, batch: int, input_length: int, new_tokens: int, repeats: int,
     assert ours_tokens.shape == theirs_tokens.shape == (batch, new_tokens), (ours_tokens.shape, theirs_tokens.shape)
     agree = float(np.mean(ours_tokens == theirs_tokens)) if same_weights else None
     per_call = [o / t for o, t in zip(times["theirs"], times["ours"])]
-    return {"ours": ours_tps, "theirs": theirs_tps, "agree": agree, "torch_device": device.type, "method": method,
+    profile = profile_ours(predict, params, ours_batch, profile_calls) if profile_calls else None
+    return {"profile": profile, "ours": ours_tps, "theirs": theirs_tps, "agree": agree, "torch_device": device.type, "method": method,
             "beams": beams, "ours_s": times["ours"], "theirs_s": times["theirs"], "ours_cpu_s": cpu["ours"],
             "theirs_cpu_s": cpu["theirs"], "cpu_ratio": statistics.median(cpu["theirs"]) / statistics.median(cpu["ours"]),
             "ratio_range": [min(per_call), max(per_call)]}
@@ -148,6 +198,8 @@ def main(argv=None) -> int:
     parser.add_argument("--method", choices=["greedy", "beam"], default="greedy")
     parser.add_argument("--num_beams", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also trace N of our calls and print our decode's time by op")
     parser.add_argument("--matmul_precision", choices=["default", "highest"], default="default",
                         help="float32 matrix products on GPUs: default = TF32 on both sides, highest = full float32 on both")
     args = parser.parse_args(argv)
@@ -155,7 +207,7 @@ def main(argv=None) -> int:
     # spinning threads slowed the peer 2-3x (a tiny train step: 11 s against 4 s at load 18).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     result = run(args.size, args.batch, args.input_length, args.new_tokens, args.repeats, args.method, args.num_beams,
-                 args.matmul_precision)
+                 args.matmul_precision, args.profile)
     what = "greedy" if args.method == "greedy" else f"beam search ({args.num_beams} beams)"
     print(f"T5 v1.1 {args.size}: batch {args.batch}, {args.input_length} input tokens, {args.new_tokens} new tokens, "
           f"{what}, median of {args.repeats} alternating calls (compile excluded), jax {jax.devices()[0].device_kind} / "
