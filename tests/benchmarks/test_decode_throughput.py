@@ -1,26 +1,19 @@
 """benchmarks/decode_throughput.py --profile: a traced program's time comes back by the model
 code of its ops, with the matrix products' share."""
-import importlib.util
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent.parent
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent.parent / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(REPO / "benchmarks"))  # it imports train_throughput's timer
-    try:
-        spec = importlib.util.spec_from_file_location("decode_throughput", REPO / "benchmarks" / "decode_throughput.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    return module
+def bench(load_benchmark):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCHMARKS))  # it imports train_throughput's timer
+        return load_benchmark("decode_throughput")
 
 
 def test_op_times_names_the_model_code_and_the_products_share(bench, tmp_path):
