@@ -195,24 +195,25 @@ def dot_product_attention(query: Array, key: Array, value: Array, mask: Array, d
     Returns:
       [batch, q, heads, head_dim].
 
-    Each key head's query heads are stacked along the query axis, so both products are plain
-    batched matrix products over [batch, kv_heads]: a 5-D einsum over (batch, kv head, group)
-    took a third longer on XLA:CPU (tiny model's train step, one core), repeating the keys per
-    query head as long.
+    Each key head's query heads are stacked along the query axis ([batch, groups * q, kv_heads,
+    head_dim]), so both products are T5's `attention_logits` / `attention_values` over
+    [batch, kv_heads]: plain batched products in the one layout XLA:CPU runs without transposing,
+    and a softmax whose backward reads only its output. Autodiff's own backward of the einsums
+    and of jax.nn.softmax transposed whole [batch, heads, q, k] tensors and re-reduced the logits
+    (a tenth of the ~100M benchmark model's step on 2 cores).
     """
     batch, q_len, heads, head_dim = query.shape
     kv_heads, k_len = key.shape[1], key.shape[2]
     groups = heads // kv_heads
-    query = query.reshape(batch, q_len, kv_heads, groups, head_dim).transpose(0, 2, 3, 1, 4)
-    query = query.reshape(batch, kv_heads, groups * q_len, head_dim)
-    logits = jnp.einsum("bhqd,bhkd->bhqk", query, key, preferred_element_type=jnp.float32)
-    logits = logits.reshape(batch, kv_heads, groups, q_len, k_len)
+    query = query.reshape(batch, q_len, kv_heads, groups, head_dim).transpose(0, 3, 1, 2, 4)
+    query = query.reshape(batch, groups * q_len, kv_heads, head_dim)
+    logits = t5.attention_logits(query, key.transpose(0, 2, 1, 3))  # [batch, kv_heads, groups * q, k]
     # Added, not selected, as t5.MultiHeadAttention does (XLA:CPU fuses the add).
-    logits = logits + jnp.where(mask, 0.0, t5._MASK_VALUE)[:, :, None]
-    weights = jax.nn.softmax(logits, axis=-1).astype(dtype).reshape(batch, kv_heads, groups * q_len, k_len)
-    out = jnp.einsum("bhqk,bhkd->bhqd", weights, value, preferred_element_type=jnp.float32).astype(dtype)
-    out = out.reshape(batch, kv_heads, groups, q_len, head_dim).transpose(0, 3, 1, 2, 4)
-    return out.reshape(batch, q_len, heads, head_dim)
+    logits = logits.reshape(batch, kv_heads, groups, q_len, k_len) + jnp.where(mask, 0.0, t5._MASK_VALUE)[:, :, None]
+    logits = logits.reshape(batch, kv_heads, groups * q_len, k_len)
+    out = t5.attention_values(logits, value.transpose(0, 2, 1, 3), jnp.ones((), jnp.float32))
+    out = out.reshape(batch, groups, q_len, kv_heads, head_dim).transpose(0, 2, 3, 1, 4)
+    return out.reshape(batch, q_len, heads, head_dim).astype(dtype)
 
 
 # Query blocks of causal self-attention (see `causal_attention`): 4 halved the attention's

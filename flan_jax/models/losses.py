@@ -45,15 +45,19 @@ def weighted_token_losses(logits: jax.Array, targets: jax.Array, weights: Option
     # which sum to 1: -sum(soft * (logits - log_z)) = log_z - (confidence - low) * logits[target]
     # - low * sum(logits), so no [batch, length, vocab] target tensor is built.
     logits = logits.astype(jnp.float32)
-    log_z = jax.nn.logsumexp(logits, axis=-1)
-    cross_entropy = log_z - (confidence - low_confidence) * _target_logit(logits, targets) - normalizing_constant
+    log_z, target_logit = log_normalizer_and_target_logit(logits, targets)
+    cross_entropy = log_z - (confidence - low_confidence) * target_logit - normalizing_constant
     if label_smoothing:
         cross_entropy = cross_entropy - low_confidence * jnp.sum(logits, axis=-1)
     total_z = z_loss * jnp.square(log_z)
     if weights is None:
         weights = jnp.ones(targets.shape, jnp.float32)
     weights = weights.astype(jnp.float32)
-    correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+    # The target is the argmax when its logit is the largest; this differs from t5x's argmax (the
+    # first largest) only where two logits tie exactly. XLA:CPU ran the argmax's (value, index)
+    # reduction over [batch, length, vocab] as slowly as the logsumexp's two passes together,
+    # where this reuses the logsumexp's maximum.
+    correct = (target_logit >= jnp.max(logits, axis=-1)).astype(jnp.float32)
     return {
         "cross_entropy_sum": jnp.sum(cross_entropy * weights),
         "z_loss_sum": jnp.sum(total_z * weights),
@@ -64,15 +68,42 @@ def weighted_token_losses(logits: jax.Array, targets: jax.Array, weights: Option
 
 def token_log_likelihoods(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """log p(target) per position: [batch, length] float32."""
-    logits = logits.astype(jnp.float32)
-    return _target_logit(logits, targets) - jax.nn.logsumexp(logits, axis=-1)
+    log_z, target_logit = log_normalizer_and_target_logit(logits.astype(jnp.float32), targets)
+    return target_logit - log_z
 
 
-def _target_logit(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    """logits[..., target]: a comparison with an iota that XLA fuses into one reduction (its
-    gradient stays elementwise, where a gather's would be a scatter)."""
+@jax.custom_vjp
+def log_normalizer_and_target_logit(logits: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(logsumexp(logits), logits[target]), each [...], of float32 logits [..., vocab] and int targets [...].
+
+    Written with its own backward, softmax * d_log_z + one_hot(target) * d_target in one
+    elementwise pass over [..., vocab]: autodiff's kept the shifted exponentials and a selected
+    one-hot gradient as two more [..., vocab] arrays (each a full pass over the 32,000-wide logits
+    of a Llama-vocabulary batch). The target logit is gathered (one value per token); targets lie
+    in [0, vocab).
+    """
+    maximum = jnp.max(logits, axis=-1)
+    maximum = jnp.where(jnp.isfinite(maximum), maximum, 0.0)  # as jax.nn.logsumexp: rows of -inf give -inf
+    log_z = maximum + jnp.log(jnp.sum(jnp.exp(logits - maximum[..., None]), axis=-1))
+    target_logit = jnp.take_along_axis(logits, targets[..., None].astype(jnp.int32), axis=-1, mode="clip")[..., 0]
+    return log_z, target_logit
+
+
+def _log_normalizer_and_target_logit_fwd(logits, targets):
+    log_z, target_logit = log_normalizer_and_target_logit(logits, targets)
+    return (log_z, target_logit), (logits, targets, log_z)
+
+
+def _log_normalizer_and_target_logit_bwd(residuals, grads):
+    logits, targets, log_z = residuals
+    d_log_z, d_target_logit = grads
     is_target = targets[..., None].astype(jnp.int32) == jnp.arange(logits.shape[-1], dtype=jnp.int32)
-    return jnp.sum(jnp.where(is_target, logits, 0.0), axis=-1)
+    d_logits = (jnp.exp(logits - log_z[..., None]) * d_log_z[..., None]
+                + jnp.where(is_target, d_target_logit[..., None], 0.0))
+    return d_logits, None
+
+
+log_normalizer_and_target_logit.defvjp(_log_normalizer_and_target_logit_fwd, _log_normalizer_and_target_logit_bwd)
 
 
 def loss_normalizer(weight_sum: jax.Array, loss_normalizing_factor: Optional[float]) -> jax.Array:

@@ -22,6 +22,33 @@ def _jitted(module):
     return jax.jit(module.apply, static_argnames=("enable_dropout", "prefill", "decode", "mutable", "capture_intermediates"))
 
 
+def _repeated_heads_attention(query, key, value, mask):
+    """Hugging Face's eager attention: keys and values repeated per query head, softmax, product."""
+    groups = query.shape[2] // key.shape[1]
+    key, value = (jnp.repeat(x, groups, axis=1) for x in (key, value))  # [batch, heads, k, head_dim]
+    logits = jnp.einsum("bqhd,bhkd->bhqk", query, key) + jnp.where(mask, 0.0, -1e10)
+    return jnp.einsum("bhqk,bhkd->bqhd", jax.nn.softmax(logits, axis=-1), value)
+
+
+@pytest.mark.parametrize("attention", [decoder.dot_product_attention, decoder.causal_attention])
+def test_grouped_attention_and_its_gradients_equal_repeated_heads(attention):
+    rng = np.random.default_rng(0)
+    batch, length, heads, kv_heads, head_dim = 2, 7, 6, 2, 4
+    query = jnp.asarray(rng.normal(size=(batch, length, heads, head_dim)), jnp.float32)
+    key, value = (jnp.asarray(rng.normal(size=(batch, kv_heads, length, head_dim)), jnp.float32) for _ in range(2))
+    segments = jnp.asarray([[1, 1, 1, 2, 2, 2, 0], [1, 1, 1, 1, 1, 1, 1]])
+    mask = decoder.decoder_attention_mask(length, segments)
+    cotangent = jnp.asarray(rng.normal(size=query.shape), jnp.float32)
+
+    def loss(fn):
+        return lambda *args: jnp.sum(fn(*args, mask) * cotangent)
+
+    ours = jax.value_and_grad(loss(lambda q, k, v, m: attention(q, k, v, m, jnp.float32)), argnums=(0, 1, 2))
+    expected = jax.value_and_grad(loss(_repeated_heads_attention), argnums=(0, 1, 2))
+    for got, want in zip(jax.tree.leaves(ours(query, key, value)), jax.tree.leaves(expected(query, key, value))):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def network():
     module = decoder.Decoder(CONFIG)

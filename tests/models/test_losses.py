@@ -1,4 +1,6 @@
 """Loss math against a numpy reference (t5x's cross entropy, z-loss and label smoothing)."""
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -56,3 +58,28 @@ def test_z_loss_is_log_z_squared():
 def test_token_log_likelihoods():
     logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]], np.float32))
     np.testing.assert_allclose(losses.token_log_likelihoods(logits, np.array([[1, 2]])), np.log([[0.25, 0.8]]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("z_loss, smoothing", [(1e-4, 0.0), (1e-2, 0.1)])
+def test_loss_gradient_matches_autodiff_of_the_plain_formula(z_loss, smoothing):
+    """log_normalizer_and_target_logit's own backward against autodiff of logsumexp and a one-hot sum."""
+    rng = np.random.RandomState(1)
+    logits = jnp.asarray(3 * rng.normal(size=(2, 5, 11)), jnp.float32)
+    targets = jnp.asarray(rng.randint(0, 11, (2, 5)))
+    weights = jnp.asarray(rng.uniform(size=(2, 5)) > 0.3, jnp.float32)
+    confidence, low, _ = losses.label_smoothing_constants(11, smoothing)
+
+    def plain(logits):
+        log_z = jax.nn.logsumexp(logits, axis=-1)
+        target = jnp.sum(jax.nn.one_hot(targets, 11) * logits, axis=-1)
+        per_token = log_z - (confidence - low) * target - low * jnp.sum(logits, axis=-1) + z_loss * log_z**2
+        return jnp.sum(per_token * weights)
+
+    def ours(logits):
+        sums = losses.weighted_token_losses(logits, targets, weights, z_loss=z_loss, label_smoothing=smoothing)
+        return sums["cross_entropy_sum"] + sums["z_loss_sum"]
+
+    np.testing.assert_allclose(jax.grad(ours)(logits), jax.grad(plain)(logits), rtol=1e-5, atol=1e-6)
+    scores = jax.grad(lambda l: jnp.sum(losses.token_log_likelihoods(l, targets) * weights))(logits)
+    expected = jax.grad(lambda l: jnp.sum((jnp.sum(jax.nn.one_hot(targets, 11) * l, -1) - jax.nn.logsumexp(l, -1)) * weights))(logits)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
