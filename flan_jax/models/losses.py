@@ -79,14 +79,20 @@ def log_normalizer_and_target_logit(logits: jax.Array, targets: jax.Array) -> tu
     Written with its own backward, softmax * d_log_z + one_hot(target) * d_target in one
     elementwise pass over [..., vocab]: autodiff's kept the shifted exponentials and a selected
     one-hot gradient as two more [..., vocab] arrays (each a full pass over the 32,000-wide logits
-    of a Llama-vocabulary batch). The target logit is gathered (one value per token); targets lie
-    in [0, vocab).
+    of a Llama-vocabulary batch). The target logit is a comparison with an iota summed over the
+    vocabulary, not a gather: XLA fuses it into one reduction, and logits sharded over the
+    vocabulary (model parallelism) stay sharded, where a gather along that axis would collect
+    them on every device.
     """
     maximum = jnp.max(logits, axis=-1)
     maximum = jnp.where(jnp.isfinite(maximum), maximum, 0.0)  # as jax.nn.logsumexp: rows of -inf give -inf
     log_z = maximum + jnp.log(jnp.sum(jnp.exp(logits - maximum[..., None]), axis=-1))
-    target_logit = jnp.take_along_axis(logits, targets[..., None].astype(jnp.int32), axis=-1, mode="clip")[..., 0]
+    target_logit = jnp.sum(jnp.where(_is_target(logits, targets), logits, 0.0), axis=-1)
     return log_z, target_logit
+
+
+def _is_target(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    return targets[..., None].astype(jnp.int32) == jnp.arange(logits.shape[-1], dtype=jnp.int32)
 
 
 def _log_normalizer_and_target_logit_fwd(logits, targets):
@@ -97,9 +103,8 @@ def _log_normalizer_and_target_logit_fwd(logits, targets):
 def _log_normalizer_and_target_logit_bwd(residuals, grads):
     logits, targets, log_z = residuals
     d_log_z, d_target_logit = grads
-    is_target = targets[..., None].astype(jnp.int32) == jnp.arange(logits.shape[-1], dtype=jnp.int32)
     d_logits = (jnp.exp(logits - log_z[..., None]) * d_log_z[..., None]
-                + jnp.where(is_target, d_target_logit[..., None], 0.0))
+                + jnp.where(_is_target(logits, targets), d_target_logit[..., None], 0.0))
     return d_logits, None
 
 
