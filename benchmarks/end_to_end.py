@@ -31,7 +31,7 @@ over the better Hugging Face way); how much of the gain is packing (fewer token 
 for the same examples) and how much the step (token slots per second); and `RESULT {json}`.
 
     python benchmarks/end_to_end.py                                   # tiny, 2048/512 bytes
-    python benchmarks/end_to_end.py --model small --examples 64 --batch 8 --rows 1 --devices 1
+    python benchmarks/end_to_end.py --model small --examples 32 --batch 4   # 2 rows on 2 devices
 """
 import argparse
 import json
