@@ -166,7 +166,12 @@ def peer_runs(dims: dict, examples: list[tuple[list[int], list[int]]], flags) ->
     from train_throughput import hf_t5_config
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    torch.set_num_threads(flags.threads)
+    # As Trainer: the model and each collated batch on the GPU when there is one (the collator
+    # pads on the host); float32 products in TF32 there, JAX's default precision on GPUs.
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(flags.threads)
+    torch.set_float32_matmul_precision("high")
     hf_config = hf_t5_config(dims)
     # ByT5's tokenizer is seqio's byte vocabulary (pad 0, EOS 1, byte b -> b + 3): the collator
     # pads with it; the ids themselves are flan-jax's, so the texts and truncation are the same.
@@ -184,13 +189,13 @@ def peer_runs(dims: dict, examples: list[tuple[list[int], list[int]]], flags) ->
 
     def fresh():
         torch.manual_seed(flags.seed)
-        model = transformers.T5ForConditionalGeneration(hf_config).train()
+        model = transformers.T5ForConditionalGeneration(hf_config).to(device).train()
         optimizer = Adafactor(model.parameters(), lr=flags.learning_rate, scale_parameter=True, relative_step=False,
                               warmup_init=False)
         return model, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
     def train_step(model, optimizer, scheduler, inputs):  # Trainer.training_step + the loop's optimizer step
-        loss = model(**inputs).loss
+        loss = model(**{name: value.to(device) for name, value in inputs.items()}).loss
         loss.backward()
         optimizer.step()
         scheduler.step()
@@ -202,12 +207,12 @@ def peer_runs(dims: dict, examples: list[tuple[list[int], list[int]]], flags) ->
             model, optimizer, scheduler = fresh()
             tokens = slots = 0
             start, cpu_start = time.perf_counter(), time.process_time()
-            total = torch.zeros(())
+            total = torch.zeros((), device=device)
             for inputs in loader(grouped, model):
                 tokens += int(inputs["attention_mask"].sum() + (inputs["labels"] != -100).sum())
                 slots += inputs["input_ids"].numel() + inputs["labels"].numel()
                 total += train_step(model, optimizer, scheduler, inputs)
-            total.item()
+            total.item()  # waits for the device
             return time.perf_counter() - start, time.process_time() - cpu_start, tokens, slots
 
         return run
@@ -251,7 +256,8 @@ def main(argv=None) -> int:
         f"of the Flan 2022-weighted mixture (NIv2 + CoT of ../shared/data + synthetic), byte vocabulary, "
         f"lengths {flags.lengths[0]}/{flags.lengths[1]}, {tokens} non-pad tokens; flan-jax {len(batches)} steps of "
         f"{flags.rows} packed rows on {flags.devices} device(s), HF {math.ceil(len(examples) / flags.batch)} steps of "
-        f"{flags.batch} examples ({flags.threads} threads); jax {jax.__version__}, {os.cpu_count()} CPU cores; "
+        f"{flags.batch} examples ({flags.threads} threads); jax {jax.__version__} on {jax.devices()[0].device_kind}, "
+        f"{os.cpu_count()} CPU cores; "
         f"first pass of the stream {first_pass_s:.1f} s",
         flush=True,
     )

@@ -1,11 +1,13 @@
-"""Every accelerator figure of benchmarks/RESULTS.md in one call: train steps and decoding,
-ours vs Hugging Face on the same device, printed as a Markdown table at the end.
+"""Every accelerator figure of benchmarks/RESULTS.md in one call: train steps, decoding, end to
+end on the offline mixture and the held-out suite's evaluation time, ours vs Hugging Face on the
+same device, printed as a Markdown table at the end.
 
 Each side of each configuration runs in its own process (`train_throughput.py --side ours` /
 `--side peer`), so JAX's and PyTorch's allocators never share the device memory, and a failure
 (say, out of memory) costs one row, not the run.
 
-    python benchmarks/gpu_suite.py                 # train and decode rows
+    python benchmarks/gpu_suite.py                 # train, decode, end-to-end and evaluation rows
+    python benchmarks/gpu_suite.py --part end_to_end  # needs ../shared/data (or FLAN_JAX_NIV2_DIR, FLAN_JAX_COT_DIR)
     python benchmarks/gpu_suite.py --part train --out $OUT/table.md
     python benchmarks/gpu_suite.py --part mfu      # our bf16 base and large steps alone: model TFLOP/s, MFU
 
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import time
@@ -36,6 +39,11 @@ TRAIN_CONFIGS = (
 MFU_CONFIGS = (("base", 64, 512, 128), ("large", 64, 512, 128))
 # (size, batch, input_length, new_tokens): greedy decoding.
 DECODE_CONFIGS = (("small", 64, 512, 128),)
+# (model, examples, packed rows, HF batch): end_to_end.py at its 2048/512-byte lengths; about 7
+# examples fill a packed row, so 4 rows hold about as many examples as HF's 32.
+END_TO_END_CONFIGS = (("small", 480, 4, 32),)
+# (model, batch, prompts per sampled subtask, subtasks per benchmark): eval_suite.py.
+EVAL_CONFIGS = (("small", 64, 64, 2),)
 
 
 def _run(command: list[str], timeout: int) -> tuple[dict | None, str]:
@@ -116,9 +124,37 @@ def decode_rows(repeats: int, timeout: int) -> list[str]:
     return rows
 
 
+def end_to_end_rows(repeats: int, timeout: int) -> list[str]:
+    rows = []
+    for model, examples, rows_per_step, batch in END_TO_END_CONFIGS:
+        result, _ = _run([sys.executable, str(HERE / "end_to_end.py"), "--model", model, "--examples", str(examples),
+                          "--rows", str(rows_per_step), "--batch", str(batch), "--repeats", str(repeats)], timeout)
+        what = f"| end to end {model}, offline Flan 2022 mixture | float32 | {rows_per_step} rows / HF {batch} x 2048/512 bytes |"
+        if result:
+            tokens, seconds = result["non_pad_tokens"], result["seconds"]
+            rate = lambda side: format(tokens / statistics.median(seconds[side]), ",.0f")  # noqa: E731
+            rows.append(f"{what} {rate('flan-jax')} | {rate(result['better_hf'])} | {result['ratio']:.2f}x | - |")
+        else:
+            rows.append(f"{what} failed | failed | - | - |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def eval_rows(timeout: int) -> list[str]:
+    rows = []
+    for model, batch, prompts, subtasks in EVAL_CONFIGS:
+        result, _ = _run([sys.executable, str(HERE / "eval_suite.py"), "--model", model, "--batch", str(batch),
+                          "--max_examples", str(prompts), "--subtasks", str(subtasks)], timeout)
+        hours = f"{result['hours']['bucketed']:.2f} h extrapolated" if result else "failed"
+        rows.append(f"| held-out suite eval, {model}, random weights: {hours} | float32 | {batch} x 2048 -> 256 bytes "
+                    f"| - | - | - | - |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["all", "train", "decode", "mfu"], default="all")
+    parser.add_argument("--part", choices=["all", "train", "decode", "end_to_end", "eval", "mfu"], default="all")
     parser.add_argument("--profile", default=None, help="with --part mfu: jax.profiler traces under this directory")
     parser.add_argument("--models", default="small,base", help="comma-separated train models to run")
     parser.add_argument("--steps", type=int, default=10)
@@ -132,6 +168,10 @@ def main(argv=None) -> int:
         rows += train_rows(args.models.split(","), args.steps, args.warmup, args.timeout)
     if args.part in ("all", "decode"):
         rows += decode_rows(args.repeats, args.timeout)
+    if args.part in ("all", "end_to_end"):
+        rows += end_to_end_rows(2, 3 * args.timeout)
+    if args.part in ("all", "eval"):
+        rows += eval_rows(3 * args.timeout)
     if args.part == "mfu":
         rows += mfu_rows(args.steps, args.warmup, args.timeout, args.profile)
     table = "\n".join([
