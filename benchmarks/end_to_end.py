@@ -235,6 +235,8 @@ def main(argv=None) -> int:
     # spinning threads slowed the peer 2-3x (a tiny train step: 11 s against 4 s at load 18).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Both sides share this process: on a GPU, JAX must not take 75% of its memory up front.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     os.environ.setdefault("FLAN_JAX_NIV2_DIR", str(SHARED / "natural-instructions"))
     os.environ.setdefault("FLAN_JAX_COT_DIR", str(SHARED / "flan_v2/flan/v2/cot_data"))
     import jax
