@@ -240,6 +240,9 @@ def main(argv=None) -> int:
     os.environ.setdefault("FLAN_JAX_NIV2_DIR", str(SHARED / "natural-instructions"))
     os.environ.setdefault("FLAN_JAX_COT_DIR", str(SHARED / "flan_v2/flan/v2/cot_data"))
     import jax
+    import tensorflow as tf
+
+    tf.config.set_visible_devices([], "GPU")  # as t5x: the tf.data pipeline stays off the GPU the two sides use
 
     from pipeline import register_flan_tasks  # benchmarks/pipeline.py: the Flan 2022-weighted mixture
 

@@ -63,6 +63,9 @@ def main(argv=None) -> int:
     import flax.linen as nn
     import jax
     import seqio
+    import tensorflow as tf
+
+    tf.config.set_visible_devices([], "GPU")  # as t5x: seqio's tf.data stays off the accelerator JAX uses
 
     import flan_jax_tasks.held_out  # noqa: F401 - registers the benchmarks and flan_held_out
     from flan_jax.data import vocabularies
