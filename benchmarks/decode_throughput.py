@@ -36,7 +36,7 @@ import types
 
 import jax
 import numpy as np
-from train_throughput import time_alternately  # benchmarks/: the sides taking turns, wall and CPU time
+from train_throughput import peer_device, time_alternately  # benchmarks/: torch's device; the sides taking turns
 
 # (d_model, encoder layers, decoder layers, heads, d_kv, d_ff, vocab): gin/models/t5_1_1/{tiny,small}.gin
 SIZES = {
@@ -135,9 +135,7 @@ def run(size: str, batch: int, input_length: int, new_tokens: int, repeats: int,
     from flan_jax.models import model as model_lib
     from flan_jax.models import t5
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    # JAX's default float32 matmul precision on GPUs is TF32; "high" is torch's name for it.
-    torch.set_float32_matmul_precision("high" if matmul_precision == "default" else "highest")
+    device = peer_device(None, matmul_precision)
     if matmul_precision == "highest":
         jax.config.update("jax_default_matmul_precision", "highest")
     hf_model = _hf_model(size)

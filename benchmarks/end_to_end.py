@@ -163,15 +163,11 @@ def peer_runs(dims: dict, examples: list[tuple[list[int], list[int]]], flags) ->
     import transformers
     from torch.utils.data import DataLoader, RandomSampler
     from transformers.optimization import Adafactor
-    from train_throughput import hf_t5_config
+    from train_throughput import hf_t5_config, peer_device
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    # As Trainer: the model and each collated batch on the GPU when there is one (the collator
-    # pads on the host); float32 products in TF32 there, JAX's default precision on GPUs.
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type == "cpu":
-        torch.set_num_threads(flags.threads)
-    torch.set_float32_matmul_precision("high")
+    # As Trainer: the model and each collated batch on the GPU when there is one (the collator pads on the host).
+    device = peer_device(flags.threads)
     hf_config = hf_t5_config(dims)
     # ByT5's tokenizer is seqio's byte vocabulary (pad 0, EOS 1, byte b -> b + 3): the collator
     # pads with it; the ids themselves are flan-jax's, so the texts and truncation are the same.

@@ -362,6 +362,19 @@ def peer_model_and_loss(dims: dict, batch, flags, device):
     return model, lambda: model(input_ids=inputs, decoder_input_ids=decoder_inputs, labels=labels).loss
 
 
+def peer_device(threads: int | None, matmul_precision: str = "default"):
+    """The peer's torch device: the GPU when there is one, else the CPU with `threads` intra-op
+    threads (None: torch's default). Float32 products as JAX's on that device: its GPU default is
+    TF32 ("high" in torch's words), or full float32 on both with "highest"."""
+    import torch
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu" and threads is not None:
+        torch.set_num_threads(threads)
+    torch.set_float32_matmul_precision("high" if matmul_precision == "default" else "highest")
+    return device
+
+
 def peer_step(dims: dict, batch, flags):
     """Run one step of the transformers model (eager PyTorch) and wait."""
     import contextlib
@@ -369,11 +382,7 @@ def peer_step(dims: dict, batch, flags):
     import torch
     from transformers.optimization import Adafactor
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type == "cpu":
-        torch.set_num_threads(flags.threads)
-    # JAX's default float32 matmul precision on GPUs is TF32; "high" is torch's name for it.
-    torch.set_float32_matmul_precision("high" if flags.matmul_precision == "default" else "highest")
+    device = peer_device(flags.threads, flags.matmul_precision)
     torch.manual_seed(0)
     model, loss = peer_model_and_loss(dims, batch, flags, device)
     model = model.to(device).train()
