@@ -15,18 +15,16 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def compilation_cache(tmp_path_factory):
     """JAX's persistent compilation cache for the whole session: the many tests that build the same
     tiny train or decode step (a resume, a reference run, the CLI's subprocesses) compile it once.
-    Yields the environment variables that share it (also set in os.environ, so every process a test
-    starts inherits them); the cache starts empty each session, so no test reads a stale program."""
+    Its settings are also in os.environ, so every process a test starts shares it; the cache starts
+    empty each session, so no test reads a stale program."""
     import jax
     from jax.experimental.compilation_cache import compilation_cache as cache
 
     directory = str(tmp_path_factory.mktemp("jax_compilation_cache"))
-    variables = {"JAX_COMPILATION_CACHE_DIR": directory, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    os.environ.update(variables)
+    os.environ.update({"JAX_COMPILATION_CACHE_DIR": directory, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"})
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # cache every compile, however quick
     cache.reset_cache()
-    yield variables
 
 
 @pytest.fixture(scope="session")

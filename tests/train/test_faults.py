@@ -51,7 +51,7 @@ def _train(model_dir, model, num_partitions=1):
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory, tiny_task, model, compilation_cache):
+def straight(tmp_path_factory, tiny_task, model):
     """The uninterrupted run: (checkpoint directory, {step: loss}, final params)."""
     model_dir = tmp_path_factory.mktemp("straight")
     result = _train(model_dir, model)

@@ -67,11 +67,10 @@ def _params(step_dir: pathlib.Path):
         return checkpointer.restore(step_dir / "params")
 
 
-def test_sigterm_saves_exits_zero_and_the_rerun_ends_like_an_uninterrupted_run(tmp_path, clean_registries, fresh_gin, capsys,
-                                                                              compilation_cache):
+def test_sigterm_saves_exits_zero_and_the_rerun_ends_like_an_uninterrupted_run(tmp_path, clean_registries, fresh_gin, capsys):
     model_dir = tmp_path / "preempted"
     command = [sys.executable, "-m", "flan_jax.train", *_args(model_dir), "--gin.MIXTURE_OR_TASK_MODULE='tiny_tasks'"]
-    process = subprocess.Popen(command, cwd=tmp_path, env={**_env(), **compilation_cache},
+    process = subprocess.Popen(command, cwd=tmp_path, env=_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _sigterm_once_saved(process, model_dir / "checkpoints" / str(PERIOD))
     output = process.communicate(timeout=300)[0]
